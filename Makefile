@@ -1,0 +1,70 @@
+# pvmig: top-level build.  Each part builds in its own directory; this file
+# only ties them together.  `make demo` and `make check` install what they
+# need on first use (tools/setup-host.sh), so a fresh Debian 12 works.
+TOP     := $(CURDIR)
+BUILD   := $(TOP)/build
+KVER    ?= $(shell ls /lib/modules 2>/dev/null | grep -E -- '-amd64$$' | sort -V | tail -n 1)
+CFLAGS  ?= -O2 -g
+USER_CFLAGS := -std=c11 -Wall -Wextra $(CFLAGS)
+export BUILD KVER
+
+GUEST   := $(BUILD)/guest
+DEPS_STAMP := $(BUILD)/.deps
+
+.PHONY: all deps qemu guest module agent workload tools unit-tests e2e check \
+	demo bench bench-module fuzz soak install clean
+
+all: qemu guest tools
+
+# Host packages, the guest kernel and QEMU's build dependencies (idempotent).
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): tools/setup-host.sh
+	tools/setup-host.sh
+	@mkdir -p $(BUILD) && touch $@
+
+qemu: deps
+	qemu/build.sh
+
+module: deps
+	$(MAKE) -C guest/module KVER=$(KVER)
+
+agent: deps
+	$(MAKE) -C guest/agent
+
+workload: $(GUEST)/bin/pvmig-workload
+$(GUEST)/bin/pvmig-workload: guest/workload/pvmig-workload.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -static -o $@ $<
+
+guest: module agent workload
+	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
+
+tools: deps
+	$(MAKE) -C tools/migrate
+
+unit-tests: deps
+	$(MAKE) -C proto check
+	$(MAKE) -C guest/agent check
+	$(MAKE) -C tools/migrate check
+
+e2e: qemu guest tools
+	tests/run-e2e.sh
+
+check: deps
+	tests/check.sh
+
+demo: qemu guest tools
+	tools/demo.sh
+
+fuzz: deps
+	$(MAKE) -C proto fuzz SECONDS=$(or $(SECONDS),60)
+
+bench-module: qemu guest
+	guest/module/bench/run.sh
+
+install:
+	$(MAKE) -C guest/agent install DESTDIR=$(DESTDIR)
+
+clean:
+	rm -rf $(BUILD)
+	-$(MAKE) -C guest/module clean
