@@ -39,8 +39,12 @@ $(GUEST)/bin/pvmig-workload: guest/workload/pvmig-workload.c | deps
 guest: module agent workload
 	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
 
-tools: deps
+tools: deps $(BUILD)/tools/pvmig-report
 	$(MAKE) -C tools/migrate
+
+$(BUILD)/tools/pvmig-report: tools/report/pvmig-report.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -o $@ $< -ljansson
 
 unit-tests: deps
 	$(MAKE) -C proto check

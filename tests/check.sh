@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make check`: unit tests of every part, then end-to-end tests that boot
+# real guests under TCG and migrate them.  Prints one PASS/FAIL line per
+# test and a closing "N passed, N failed" line; exits non-zero on failure.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logs=$top/build/check
+mkdir -p "$logs"
+passed=0 failed=0 failures=
+
+run() {	# run NAME CMD...: the command's output goes to build/check/NAME.log
+	local name=$1 start=$SECONDS rc
+	shift
+	echo "=== $name: $*"
+	"$@" >"$logs/$name.log" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "PASS $name ($((SECONDS - start))s)"
+	else
+		failed=$((failed + 1))
+		failures="$failures $name"
+		echo "FAIL $name (rc=$rc, $((SECONDS - start))s); last lines of build/check/$name.log:"
+		tail -n 30 "$logs/$name.log" | sed 's/^/    /'
+	fi
+	return $rc
+}
+
+# Unit tests print their framework's own summary lines.
+unit() {
+	local name=$1
+	shift
+	run "$name" "$@"
+	grep -E '^\[  (PASSED|FAILED) \]|tests? (passed|failed)' "$logs/$name.log" | sed 's/^/    /'
+}
+
+unit unit-proto make -C proto check
+unit unit-agent make -C guest/agent check
+unit unit-migrate make -C tools/migrate check
+
+if run build make qemu guest tools; then
+	for t in tests/e2e/*.sh; do
+		run "e2e-$(basename "$t" .sh)" "$t"
+	done
+fi
+
+echo
+[ -n "$failures" ] && echo "failed:$failures"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
