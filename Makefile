@@ -63,6 +63,9 @@ demo: qemu guest tools
 fuzz: deps
 	$(MAKE) -C proto fuzz SECONDS=$(or $(SECONDS),60)
 
+bench: qemu guest tools
+	QUICK=$(QUICK) tools/bench/run.sh
+
 bench-module: qemu guest
 	guest/module/bench/run.sh
 

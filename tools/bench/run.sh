@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make bench`: pvmig against no hints and against virtio-balloon
+# free-page-hint, same QEMU binary and guest kernel, modes interleaved in one
+# run, REPS repetitions.  Every run is verified; failed runs are reported and
+# kept out of the medians.  QUICK=1: 1 GB guests only.
+#   results: bench/results/latest.json, bench/results/*.png, a table.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+quick=${QUICK:-}
+reps=${REPS:-3}
+modes=${MODES:-"none balloon pvmig"}
+scenarios=${SCENARIOS:-"idle freed-dirty fragmented active"}
+if [ -n "$quick" ]; then
+	sizes=${SIZES:-"1024"}
+else
+	sizes=${SIZES:-"1024 2048 4096"}
+	# 8 GB needs two 8 GB guests plus QEMU's own memory on this host.
+	avail_mb=$(awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo)
+	[ -z "${SIZES:-}" ] && [ "$avail_mb" -gt 20000 ] && sizes="$sizes 8192"
+fi
+results=${RESULTS:-$top/bench/results}
+json=$results/latest.json
+mkdir -p "$results"
+rm -f "$json"
+
+workload() {	# scenario guest_mb -> kernel parameters
+	local mb=$2
+	case "$1" in
+	idle) echo "pvmig.hold_mb=16" ;;
+	freed-dirty) echo "pvmig.fill_mb=$((mb * 60 / 100)) pvmig.hold_mb=16" ;;
+	fragmented) echo "pvmig.frag_mb=$((mb * 70 / 100))" ;;
+	active) echo "pvmig.hold_mb=$((mb / 16)) pvmig.write_kbps=4096 pvmig.churn_mb=$((mb / 8))" ;;
+	*) echo "bench: unknown scenario $1" >&2; exit 2 ;;
+	esac
+}
+
+n=$((reps * $(wc -w <<<"$scenarios") * $(wc -w <<<"$sizes") * $(wc -w <<<"$modes")))
+i=0 start=$SECONDS failed=0
+for ((rep = 1; rep <= reps; rep++)); do
+	for mb in $sizes; do
+		for scenario in $scenarios; do
+			for mode in $modes; do
+				i=$((i + 1))
+				el=$((SECONDS - start))
+				eta=$([ $i -gt 1 ] && echo $((el * (n - i + 1) / (i - 1))) || echo "?")
+				printf '=== bench: run %d of %d (%s, %d MB, %s, rep %d), elapsed %ds, estimate %ss left\n' \
+					"$i" "$n" "$scenario" "$mb" "$mode" "$rep" "$el" "$eta"
+				"$top/build/tools/pvmig-migrate" --quiet --mode "$mode" \
+					--mem "$mb" --scenario "$scenario" \
+					--append "$(workload "$scenario" "$mb")" \
+					--bandwidth "${BANDWIDTH:-4096}" --downtime "${DOWNTIME:-300}" \
+					--start-delay 2 --json "$json" || failed=$((failed + 1))
+			done
+		done
+	done
+done
+
+echo
+echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes')"
+"$top/build/tools/pvmig-report" "$json" | tee "$results/latest.txt" || true
+"$top/tools/bench/plot.sh" "$json" "$results"
+echo "$failed of $n runs failed; results: $json, plots: $results/*.png"
