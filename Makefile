@@ -11,7 +11,7 @@ export BUILD KVER
 GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps qemu guest module agent workload tools unit-tests e2e check \
+.PHONY: all deps qemu guest module agent workload hostile tools unit-tests e2e check \
 	demo bench bench-module fuzz soak install clean
 
 all: qemu guest tools
@@ -36,7 +36,14 @@ $(GUEST)/bin/pvmig-workload: guest/workload/pvmig-workload.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -static -o $@ $<
 
-guest: module agent workload
+# Test-only: a guest that sends the host malformed and hostile messages.
+hostile: $(GUEST)/bin/pvmig-hostile
+PROTO_SRCS := $(wildcard proto/*.c)
+$(GUEST)/bin/pvmig-hostile: guest/hostile/pvmig-hostile.c $(PROTO_SRCS) proto/pvmig_proto.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -static -Iproto -o $@ $< $(PROTO_SRCS)
+
+guest: module agent workload hostile
 	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
 
 tools: deps $(BUILD)/tools/pvmig-report
