@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+#include "console.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool field(const char *line, const char *key, uint64_t *out)
+{
+	const char *p = strstr(line, key);
+	unsigned long long v;
+
+	if (!p || sscanf(p + strlen(key), "%llu", &v) != 1)
+		return false;
+	*out = v;
+	return true;
+}
+
+static void note_failure(struct console_state *st, const char *line)
+{
+	if (!st->first_failure[0])
+		snprintf(st->first_failure, sizeof(st->first_failure), "%s",
+			 line);
+}
+
+void console_scan_line(struct console_state *st, const char *line)
+{
+	const char *p;
+
+	if ((p = strstr(line, "PVMIG-READY")) != NULL) {
+		if (field(p, "used_kb=", &st->used_kb) &&
+		    field(p, "free_kb=", &st->free_kb))
+			st->ready = true;
+	}
+	if ((p = strstr(line, "PVMIG-CHECK")) != NULL) {
+		uint64_t sweep, pages, bad;
+
+		if (strstr(p, "PVMIG-CHECK FAIL")) {
+			st->check_fail = true;
+			note_failure(st, line);
+		} else if (field(p, "sweep=", &sweep) &&
+			   field(p, "pages=", &pages) &&
+			   field(p, "bad=", &bad)) {
+			st->checks++;
+			st->last_sweep = sweep;
+			st->last_pages = pages;
+			st->last_bad = bad;
+			if (bad) {
+				st->checks_bad++;
+				note_failure(st, line);
+			}
+		}
+	}
+	if (strstr(line, "BUG:") || strstr(line, "Oops")) {
+		st->kernel_bug = true;
+		note_failure(st, line);
+	}
+}
+
+bool console_failed(const struct console_state *st)
+{
+	return st->check_fail || st->kernel_bug || st->checks_bad;
+}
+
+void console_poll(struct console *c)
+{
+	char buf[8192];
+	ssize_t n;
+	int fd = open(c->path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while ((n = pread(fd, buf, sizeof(buf), c->pos)) > 0) {
+		c->pos += n;
+		for (ssize_t i = 0; i < n; i++) {
+			char ch = buf[i];
+
+			if (ch == '\n' || c->len == sizeof(c->line) - 1) {
+				c->line[c->len] = '\0';
+				console_scan_line(&c->st, c->line);
+				c->len = 0;
+				if (ch == '\n')
+					continue;
+			}
+			if (ch != '\r')
+				c->line[c->len++] = ch;
+		}
+	}
+	close(fd);
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef PVMIG_MIGRATE_UTIL_H
+#define PVMIG_MIGRATE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Monotonic clock in milliseconds. */
+int64_t now_ms(void);
+void sleep_ms(int ms);
+
+/* Messages on stderr; info() is silenced by --quiet. */
+extern bool util_quiet;
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* printf into a freshly allocated string; aborts on out-of-memory. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+char *xstrdup(const char *s);
+
+/* Prints the last @lines lines of @path to stderr, each prefixed. */
+void print_file_tail(const char *path, int lines, const char *prefix);
+
+bool file_exists(const char *path);
+int mkdir_p(const char *path);
+
+/*
+ * Set by SIGINT/SIGTERM: every wait loop checks it, so an interrupted run
+ * still stops its QEMUs and removes its gigabyte-sized RAM files.
+ */
+extern volatile int util_interrupted;
+void install_signal_handlers(void);
+
+#endif
