@@ -298,11 +298,13 @@ struct pvmig_encoder {
 	int have_prev;		/* a range was emitted in this epoch */
 	int error;		/* sticky PVMIG_E_* */
 	/* pending group, not yet emitted */
-	int have_in;		/* a range was added */
-	uint64_t in_end;	/* end of the last range added */
+	int have_added;		/* a range was added in this epoch */
+	int finished;		/* finish was called */
+	int have_in;		/* [in_start, in_end) awaits placement */
+	uint64_t in_end;
 	uint64_t pend_start;	/* first pfn of the group */
 	uint64_t pend_end;	/* end of the group's last range */
-	uint64_t pend_last_start; /* start of the group's last range */
+	uint64_t in_start;	/* last range added, not yet placed */
 	uint32_t pend_ranges;
 	uint64_t pend_pages;
 	size_t pend_run_cost;	/* bytes as run items, last range excluded */
@@ -393,6 +395,7 @@ struct pvmig_decoder {
 	uint64_t bytes_in;
 	uint64_t messages;
 	uint64_t dropped;	/* bytes dropped while hunting */
+	size_t consumed;	/* of the last feed call */
 };
 
 /*
@@ -420,6 +423,12 @@ int pvmig_decoder_feed(struct pvmig_decoder *dec, const void *data,
 		       size_t len);
 /* The sticky error, 0 if none. */
 int pvmig_decoder_error(const struct pvmig_decoder *dec);
+/*
+ * Bytes of the last feed call that were consumed: all of them on success;
+ * on error, up to and including the byte that completed the bad header or
+ * message.  After resync, feed the rest (data + consumed) again.
+ */
+size_t pvmig_decoder_consumed(const struct pvmig_decoder *dec);
 
 #ifdef __cplusplus
 }
