@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "console.h"
+#include "test_util.h"
+
+static void test_ready_line(void **state)
+{
+	struct console_state st = { 0 };
+
+	(void)state;
+	console_scan_line(&st, "[    3.1] random kernel line");
+	assert_false(st.ready);
+	console_scan_line(&st, "PVMIG-READY used_kb=112480 free_kb=871264");
+	assert_true(st.ready);
+	assert_int_equal(st.used_kb, 112480);
+	assert_int_equal(st.free_kb, 871264);
+	assert_false(console_failed(&st));
+}
+
+static void test_check_lines(void **state)
+{
+	struct console_state st = { 0 };
+
+	(void)state;
+	console_scan_line(&st, "PVMIG-CHECK sweep=4 pages=8192 bad=0");
+	console_scan_line(&st, "PVMIG-CHECK sweep=5 pages=8192 bad=0");
+	assert_int_equal(st.checks, 2);
+	assert_int_equal(st.last_sweep, 5);
+	assert_false(console_failed(&st));
+	console_scan_line(&st, "PVMIG-CHECK sweep=6 pages=8192 bad=3");
+	assert_true(console_failed(&st));
+	assert_int_equal(st.checks_bad, 1);
+	assert_string_equal(st.first_failure, "PVMIG-CHECK sweep=6 pages=8192 bad=3");
+}
+
+static void test_failure_lines(void **state)
+{
+	const char *lines[] = {
+		"PVMIG-CHECK FAIL page=0x1234 expected=1 got=2",
+		"[   12.0] BUG: unable to handle page fault for address: 0",
+		"[   12.0] Oops: 0000 [#1] PREEMPT SMP NOPTI",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct console_state st = { 0 };
+
+		console_scan_line(&st, lines[i]);
+		assert_true(console_failed(&st));
+		assert_string_equal(st.first_failure, lines[i]);
+	}
+}
+
+static void test_poll_handles_partial_lines(void **state)
+{
+	char *path = test_tmpfile("console");
+	struct console c = { .name = "test", .path = path };
+	FILE *f = fopen(path, "w");
+
+	(void)state;
+	fputs("boot\r\nPVMIG-READY used_", f);
+	fflush(f);
+	console_poll(&c);
+	assert_false(c.st.ready);
+	fputs("kb=10 free_kb=20\r\nPVMIG-CHECK sweep=1 pages=1 bad=0", f);
+	fflush(f);
+	console_poll(&c);
+	assert_true(c.st.ready);
+	assert_int_equal(c.st.used_kb, 10);
+	assert_int_equal(c.st.checks, 0);	/* not terminated yet */
+	fputs("\n", f);
+	fclose(f);
+	console_poll(&c);
+	assert_int_equal(c.st.checks, 1);
+	unlink(path);
+	free(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ready_line),
+		cmocka_unit_test(test_check_lines),
+		cmocka_unit_test(test_failure_lines),
+		cmocka_unit_test(test_poll_handles_partial_lines),
+	};
+
+	return cmocka_run_group_tests_name("console", tests, NULL, NULL);
+}
