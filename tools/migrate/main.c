@@ -18,6 +18,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -47,6 +48,7 @@ struct opts {
 	double start_delay_s;
 	unsigned long timeout_s, boot_timeout_s, check_timeout_s;
 	bool verify, keep, quiet;
+	long long corrupt_dst;	/* test only: byte offset to flip, or -1 */
 };
 
 struct side {
@@ -102,6 +104,9 @@ static void usage(FILE *f)
 "  --keep               keep the work directory and the RAM files\n"
 "  --quiet              no progress or status messages\n"
 "  --help               this text\n"
+"  --x-corrupt-dst OFF  test only: flip one byte at RAM offset OFF of the\n"
+"                       paused destination before the comparison, to prove\n"
+"                       that the check catches a lost page\n"
 "\n"
 "Exit status: 0 migrated and verified, 1 migrated but verification failed,\n"
 "2 usage error, 3 infrastructure failure (QEMU died, timeout, missing files).\n");
@@ -126,32 +131,33 @@ static bool parse_ulong(const char *s, unsigned long min, unsigned long max,
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum {
-		O_QEMU = 256, O_KERNEL, O_INITRD, O_MEM, O_SMP, O_APPEND,
-		O_MODE, O_SCENARIO, O_BW, O_DOWNTIME, O_DELAY, O_TIMEOUT,
-		O_BOOT_TIMEOUT, O_CHECK_TIMEOUT, O_WORKDIR, O_JSON,
-		O_NO_VERIFY, O_KEEP, O_QUIET, O_HELP,
+		OPT_QEMU = 256, OPT_KERNEL, OPT_INITRD, OPT_MEM, OPT_SMP, OPT_APPEND,
+		OPT_MODE, OPT_SCENARIO, OPT_BW, OPT_DOWNTIME, OPT_DELAY, OPT_TIMEOUT,
+		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
+		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
 	};
 	static const struct option lo[] = {
-		{ "qemu", required_argument, NULL, O_QEMU },
-		{ "kernel", required_argument, NULL, O_KERNEL },
-		{ "initrd", required_argument, NULL, O_INITRD },
-		{ "mem", required_argument, NULL, O_MEM },
-		{ "smp", required_argument, NULL, O_SMP },
-		{ "append", required_argument, NULL, O_APPEND },
-		{ "mode", required_argument, NULL, O_MODE },
-		{ "scenario", required_argument, NULL, O_SCENARIO },
-		{ "bandwidth", required_argument, NULL, O_BW },
-		{ "downtime", required_argument, NULL, O_DOWNTIME },
-		{ "start-delay", required_argument, NULL, O_DELAY },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "boot-timeout", required_argument, NULL, O_BOOT_TIMEOUT },
-		{ "check-timeout", required_argument, NULL, O_CHECK_TIMEOUT },
-		{ "workdir", required_argument, NULL, O_WORKDIR },
-		{ "json", required_argument, NULL, O_JSON },
-		{ "no-verify", no_argument, NULL, O_NO_VERIFY },
-		{ "keep", no_argument, NULL, O_KEEP },
-		{ "quiet", no_argument, NULL, O_QUIET },
-		{ "help", no_argument, NULL, O_HELP },
+		{ "qemu", required_argument, NULL, OPT_QEMU },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "smp", required_argument, NULL, OPT_SMP },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "scenario", required_argument, NULL, OPT_SCENARIO },
+		{ "bandwidth", required_argument, NULL, OPT_BW },
+		{ "downtime", required_argument, NULL, OPT_DOWNTIME },
+		{ "start-delay", required_argument, NULL, OPT_DELAY },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+		{ "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
+		{ "workdir", required_argument, NULL, OPT_WORKDIR },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "x-corrupt-dst", required_argument, NULL, OPT_CORRUPT },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -160,50 +166,55 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		.append = "", .scenario = "custom", .mode = MODE_NONE,
 		.mem_mb = 2048, .smp = 1, .bandwidth_mibs = 4096,
 		.downtime_ms = 300, .timeout_s = 600, .boot_timeout_s = 300,
-		.check_timeout_s = 120, .verify = true,
+		.check_timeout_s = 120, .verify = true, .corrupt_dst = -1,
 	};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end;
 		bool ok = true;
 
 		switch (c) {
-		case O_QEMU: o->qemu = optarg; break;
-		case O_KERNEL: o->kernel = optarg; break;
-		case O_INITRD: o->initrd = optarg; break;
-		case O_APPEND: o->append = optarg; break;
-		case O_SCENARIO: o->scenario = optarg; break;
-		case O_WORKDIR: o->workdir = optarg; break;
-		case O_JSON: o->json = optarg; break;
-		case O_NO_VERIFY: o->verify = false; break;
-		case O_KEEP: o->keep = true; break;
-		case O_QUIET: o->quiet = true; break;
-		case O_MEM:
+		case OPT_QEMU: o->qemu = optarg; break;
+		case OPT_KERNEL: o->kernel = optarg; break;
+		case OPT_INITRD: o->initrd = optarg; break;
+		case OPT_APPEND: o->append = optarg; break;
+		case OPT_SCENARIO: o->scenario = optarg; break;
+		case OPT_WORKDIR: o->workdir = optarg; break;
+		case OPT_JSON: o->json = optarg; break;
+		case OPT_NO_VERIFY: o->verify = false; break;
+		case OPT_KEEP: o->keep = true; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_MEM:
 			ok = parse_ulong(optarg, 64, 1024 * 1024, &o->mem_mb);
 			break;
-		case O_SMP: ok = parse_ulong(optarg, 1, 64, &o->smp); break;
-		case O_BW:
+		case OPT_SMP: ok = parse_ulong(optarg, 1, 64, &o->smp); break;
+		case OPT_BW:
 			ok = parse_ulong(optarg, 1, 1024 * 1024, &o->bandwidth_mibs);
 			break;
-		case O_DOWNTIME:
+		case OPT_DOWNTIME:
 			/* QEMU caps downtime-limit at 2000 s. */
 			ok = parse_ulong(optarg, 1, 2000000, &o->downtime_ms);
 			break;
-		case O_TIMEOUT:
+		case OPT_TIMEOUT:
 			ok = parse_ulong(optarg, 1, 86400, &o->timeout_s);
 			break;
-		case O_BOOT_TIMEOUT:
+		case OPT_BOOT_TIMEOUT:
 			ok = parse_ulong(optarg, 1, 86400, &o->boot_timeout_s);
 			break;
-		case O_CHECK_TIMEOUT:
+		case OPT_CHECK_TIMEOUT:
 			ok = parse_ulong(optarg, 1, 86400, &o->check_timeout_s);
 			break;
-		case O_DELAY:
+		case OPT_DELAY:
 			errno = 0;
 			o->start_delay_s = strtod(optarg, &end);
 			ok = !errno && *optarg && !*end && o->start_delay_s >= 0 &&
 			     o->start_delay_s <= 86400;
 			break;
-		case O_MODE:
+		case OPT_CORRUPT:
+			errno = 0;
+			o->corrupt_dst = strtoll(optarg, &end, 0);
+			ok = !errno && *optarg && !*end && o->corrupt_dst >= 0;
+			break;
+		case OPT_MODE:
 			ok = false;
 			for (int m = 0; m < 3; m++) {
 				if (!strcmp(optarg, mode_names[m])) {
@@ -213,7 +224,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			}
 			break;
 		case 'h':
-		case O_HELP:
+		case OPT_HELP:
 			usage(stdout);
 			exit(EXIT_OK);
 		default:
@@ -222,7 +233,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		if (!ok) {
 			fprintf(stderr, "pvmig-migrate: bad value for --%s: '%s'\n",
-				lo[c - O_QEMU].name, optarg);
+				lo[c - OPT_QEMU].name, optarg);
 			usage(stderr);
 			exit(EXIT_USAGE);
 		}
@@ -580,6 +591,7 @@ static int migrate(struct run *r, json_t **final)
 			if (progress)
 				fputc('\n', stderr);
 			print_side_tails(r);
+			json_object_set_new(r->out, "status", json_string(status));
 			infra_fail(r, "migration %s: %s", status,
 				   desc ? desc : "(no error-desc)");
 			json_decref(q);
@@ -590,6 +602,9 @@ static int migrate(struct run *r, json_t **final)
 			if (progress)
 				fputc('\n', stderr);
 			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
+			json_object_set_new(r->out, "status",
+					    json_string(util_interrupted ? "interrupted" :
+							"timed-out"));
 			return infra_fail(r, util_interrupted ? "interrupted" :
 					  "migration timed out after %lu s (cancelled)",
 					  o->timeout_s);
@@ -706,6 +721,32 @@ static void record_dst_resident(struct run *r)
 		set_int(r->out, "dst_resident_bytes", (int64_t)st.st_blocks * 512);
 	else
 		json_object_set_new(r->out, "dst_resident_bytes", json_null());
+}
+
+/* Test only: damages the destination's RAM the way a wrongly skipped page would. */
+static int corrupt_dst(struct run *r)
+{
+	long long off = r->o.corrupt_dst;
+	unsigned char b;
+	int fd;
+
+	if (off >= (long long)r->o.mem_mb << 20)
+		return infra_fail(r, "--x-corrupt-dst offset beyond guest RAM");
+	fd = open(r->dst.shm_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &b, 1, off) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return infra_fail(r, "cannot read %s", r->dst.shm_path);
+	}
+	b ^= 0x5a;
+	if (pwrite(fd, &b, 1, off) != 1) {
+		close(fd);
+		return infra_fail(r, "cannot write %s", r->dst.shm_path);
+	}
+	close(fd);
+	warn("test: flipped bits of destination RAM byte 0x%llx", off);
+	json_object_set_new(r->out, "test_corrupted_offset", json_integer(off));
+	return EXIT_OK;
 }
 
 static int compare_ram(struct run *r, struct ramcmp_result *res)
@@ -966,12 +1007,18 @@ static int boot_and_wait(struct run *r)
 
 	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
 			&r->dst.proc, err, sizeof(err)) < 0) {
+		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
+		if (!both_alive(r))
+			return died(r);
 		print_side_tails(r);
 		return infra_fail(r, "destination QMP: %s", err);
 	}
 	r->dst.qmp_ok = true;
 	if (qmp_connect(&r->src.qmp, r->src.qmp_path, 30000, proc_alive_cb,
 			&r->src.proc, err, sizeof(err)) < 0) {
+		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
+		if (!both_alive(r))
+			return died(r);
 		print_side_tails(r);
 		return infra_fail(r, "source QMP: %s", err);
 	}
@@ -1021,9 +1068,12 @@ static int verify(struct run *r)
 	struct ramcmp_result res;
 	const char *check;
 	bool ok;
-	int rc;
+	int rc = EXIT_OK;
 
-	rc = compare_ram(r, &res);
+	if (r->o.corrupt_dst >= 0)
+		rc = corrupt_dst(r);
+	if (!rc)
+		rc = compare_ram(r, &res);
 	if (rc)
 		return rc;
 	check = guest_check(r, kernel_cmdline_wants_check(r->o.append));
