@@ -82,6 +82,7 @@ static void pvmig_snapshot_start(struct pvmig_dev *d)
 			 &nr_free);
 	d->info.max_pfn = max_pfn;
 	d->info.nr_free_pages = nr_free;
+	d->info.hold_limit_ns = (u64)us * NSEC_PER_USEC;
 	d->active = true;
 	d->pos = 0;
 }
@@ -95,6 +96,7 @@ static void pvmig_info_update(struct pvmig_dev *d)
 	info->ranges_reported = w->ranges;
 	info->max_hold_ns = w->max_hold_ns;
 	info->lock_holds = w->lock_holds;
+	info->holds_over_limit = w->holds_over_limit;
 	if (w->done && w->head == w->nr && !w->run_len &&
 	    !(info->flags & PVMIG_INFO_COMPLETE)) {
 		info->walk_ns = ktime_get_ns() - d->t_start;

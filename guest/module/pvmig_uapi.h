@@ -56,7 +56,10 @@ struct pvmig_snapshot_info {
 	__u64 walk_ns;		/* first to last zone visited */
 	__u64 max_hold_ns;	/* longest zone->lock hold */
 	__u64 lock_holds;	/* how many times zone->lock was taken */
-	__u64 reserved[6];
+	__u64 hold_limit_ns;	/* the bound on one hold (module parameter) */
+	__u64 holds_over_limit;	/* holds that ran past hold_limit_ns + 25 us
+				 * (a vCPU stalled by the host, or a bug) */
+	__u64 reserved[4];
 };
 
 #define PVMIG_IOC_MAGIC		0xB7

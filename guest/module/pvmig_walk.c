@@ -64,6 +64,13 @@
 /* look at the clock this often (in pages stepped) while holding the lock */
 #define PVMIG_CLOCK_EVERY	32
 
+/*
+ * A hold longer than the bound by more than this is counted as over it.
+ * Stepping PVMIG_CLOCK_EVERY pages takes a few microseconds even under
+ * TCG, so only a stalled CPU (or a broken bound) gets there.
+ */
+#define PVMIG_HOLD_SLACK_NS	(25 * NSEC_PER_USEC)
+
 /* move the range being grown into the buffer; callers ensure a free slot */
 static void pvmig_flush_run(struct pvmig_walk *w)
 {
@@ -218,6 +225,8 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 	spin_unlock_irqrestore(&zone->lock, flags);
 
 	w->max_hold_ns = max(w->max_hold_ns, t1 - t0);
+	if (t1 - t0 > w->hold_limit_ns + PVMIG_HOLD_SLACK_NS)
+		w->holds_over_limit++;
 	w->pfn = pfn;
 	if (pfn >= w->end_pfn)
 		w->done = true;
@@ -264,6 +273,7 @@ void pvmig_walk_start(struct pvmig_walk *w, u64 hold_limit_ns,
 	w->ranges = 0;
 	w->lock_holds = 0;
 	w->max_hold_ns = 0;
+	w->holds_over_limit = 0;
 	*max_pfn = end;
 	*nr_free_pages = nr_free;
 }

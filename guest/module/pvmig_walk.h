@@ -30,6 +30,7 @@ struct pvmig_walk {
 	u64 ranges;
 	u64 lock_holds;
 	u64 max_hold_ns;
+	u64 holds_over_limit;
 };
 
 void pvmig_walk_start(struct pvmig_walk *w, u64 hold_limit_ns,
