@@ -11,7 +11,7 @@ PKGS=(
 	qemu-system-x86 qemu-system-data seabios qemu-utils
 	linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	libjansson-dev libcmocka-dev clang libclang-rt-14-dev llvm
-	gnuplot-nox kmod
+	gnuplot-nox kmod jq
 )
 
 stamp_dir=${PVMIG_CACHE:-/var/cache/pvmig}
