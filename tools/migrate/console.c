@@ -25,6 +25,24 @@ static void note_failure(struct console_state *st, const char *line)
 			 line);
 }
 
+/*
+ * Lines the kernel prints only when something is broken.  A BUG() reads
+ * "kernel BUG at ...", an oops header "invalid opcode: 0000 [#1]" or
+ * "general protection fault", neither says "Oops".
+ */
+static bool kernel_failure(const char *line)
+{
+	static const char *const marks[] = {
+		"BUG:", "kernel BUG at", "Oops", "Kernel panic",
+		"general protection fault", "invalid opcode:",
+	};
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(line, marks[i]))
+			return true;
+	return false;
+}
+
 void console_scan_line(struct console_state *st, const char *line)
 {
 	const char *p;
@@ -53,7 +71,7 @@ void console_scan_line(struct console_state *st, const char *line)
 			}
 		}
 	}
-	if (strstr(line, "BUG:") || strstr(line, "Oops")) {
+	if (kernel_failure(line)) {
 		st->kernel_bug = true;
 		note_failure(st, line);
 	}

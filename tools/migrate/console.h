@@ -18,7 +18,7 @@ struct console_state {
 	unsigned checks_bad;	/* ... of which with bad != 0 */
 	uint64_t last_sweep, last_pages, last_bad;
 	bool check_fail;	/* "PVMIG-CHECK FAIL" */
-	bool kernel_bug;	/* "BUG:" or "Oops" */
+	bool kernel_bug;	/* BUG, oops or panic */
 	char first_failure[160];	/* the first line that failed */
 };
 

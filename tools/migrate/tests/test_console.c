@@ -14,6 +14,7 @@ static void test_ready_line(void **state)
 
 	(void)state;
 	console_scan_line(&st, "[    3.1] random kernel line");
+	console_scan_line(&st, "[    3.2] rcu: INFO: rcu_sched self-detected stall");
 	assert_false(st.ready);
 	console_scan_line(&st, "PVMIG-READY used_kb=112480 free_kb=871264");
 	assert_true(st.ready);
@@ -44,10 +45,14 @@ static void test_failure_lines(void **state)
 		"PVMIG-CHECK FAIL page=0x1234 expected=1 got=2",
 		"[   12.0] BUG: unable to handle page fault for address: 0",
 		"[   12.0] Oops: 0000 [#1] PREEMPT SMP NOPTI",
+		"[   18.2] kernel BUG at lib/list_debug.c:27!",
+		"[   18.2] invalid opcode: 0000 [#1] PREEMPT SMP NOPTI",
+		"[   18.2] general protection fault, probably for non-canonical address",
+		"[   18.3] Kernel panic - not syncing: Fatal exception in interrupt",
 	};
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		struct console_state st = { 0 };
 
 		console_scan_line(&st, lines[i]);
