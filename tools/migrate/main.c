@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1063,6 +1064,24 @@ static int boot_and_wait(struct run *r)
 	return EXIT_OK;
 }
 
+/*
+ * QEMU buffers the hint log and flushes it from a bottom half after the
+ * migration ends, and at exit; the driver can see "completed" before that
+ * bottom half runs.  Quitting the source makes the log complete, and the
+ * source's RAM stays readable in its backing file.  A source that has to
+ * be killed may leave the log short: that can only turn an excused page
+ * into a lost one, never the reverse.
+ */
+static void stop_source(struct run *r)
+{
+	quit_side(r, &r->src);
+	qemu_reap(&r->src.proc, 10000);
+	if (!r->src.proc.reaped || !WIFEXITED(r->src.proc.status) ||
+	    WEXITSTATUS(r->src.proc.status) != 0)
+		warn("source QEMU did not quit cleanly (%s): hint log may be "
+		     "incomplete", qemu_exit_reason(&r->src.proc));
+}
+
 static int verify(struct run *r)
 {
 	struct ramcmp_result res;
@@ -1070,6 +1089,7 @@ static int verify(struct run *r)
 	bool ok;
 	int rc = EXIT_OK;
 
+	stop_source(r);
 	if (r->o.corrupt_dst >= 0)
 		rc = corrupt_dst(r);
 	if (!rc)
