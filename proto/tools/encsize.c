@@ -72,7 +72,22 @@ static int is_ram(uint64_t pfn)
 	return pfn < LOW_END || (pfn >= HIGH_START && pfn < MAX_PFN);
 }
 
-/* Idle: free 4 MiB blocks (95 % of them), plus some small ranges. */
+/* Idle: 4 MiB blocks, each kept apart by a few used pages. */
+static void gen_idle_blocks(void)
+{
+	uint64_t p = 16384;
+
+	while (p + 1024 <= MAX_PFN) {
+		if (!is_ram(p) || !is_ram(p + 1023)) {
+			p = p < HIGH_START ? HIGH_START : p + 1024;
+			continue;
+		}
+		add(p, 1024);
+		p += 1024 + 1 + rnd() % 64;
+	}
+}
+
+/* Idle, merged: free 4 MiB blocks (95 % of them), some small ranges. */
 static void gen_idle(void)
 {
 	for (uint64_t b = 16384; b < MAX_PFN; b += 1024) {
@@ -230,7 +245,8 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*gen)(void);
 	} states[] = {
-		{ "idle (4 MiB blocks)", gen_idle },
+		{ "idle, separate 4 MiB blocks", gen_idle_blocks },
+		{ "idle, adjacent 4 MiB blocks merged", gen_idle },
 		{ "freed-dirty (long runs, small holes)", gen_freed_dirty },
 		{ "fragmented, alternate pages", gen_frag_alternate },
 		{ "fragmented, random p=0.5", gen_frag_random },
