@@ -106,6 +106,7 @@ struct host {
 	size_t got, chunks;
 	int mismatch;			/* a range differed from `ranges` */
 	uint64_t agent_ns[64];
+	int nr_agent_ns;
 };
 
 static struct host H;
@@ -146,8 +147,8 @@ static void cb_end(void *o, uint32_t epoch, const struct pvmig_end *e)
 {
 	struct host *x = o;
 
-	if (x->ends < 64)
-		x->agent_ns[x->ends] = e->agent_ns;
+	if (x->nr_agent_ns < 64)
+		x->agent_ns[x->nr_agent_ns++] = e->agent_ns;
 	x->ends++;
 	x->end_epoch = epoch;
 	x->end = *e;
@@ -671,8 +672,10 @@ static void measure(const char *name, const char *file, int reps)
 
 	start_agent("--snapshot-file", snap_path(file), NULL);
 	connect_agent();
+	H.nr_agent_ns = 0;
 	for (int i = 0; i < reps; i++)
 		expect_epoch((uint32_t)i + 1);
+	assert_int_equal(H.nr_agent_ns, reps);
 	qsort(H.agent_ns, (size_t)reps, sizeof(H.agent_ns[0]), cmp_u64);
 	stop_agent();
 	log_times(rd, enc, &n);
