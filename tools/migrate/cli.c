@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: MIT
+/* Command line of pvmig-migrate. */
+#include "run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mode_names[] = { "none", "pvmig", "balloon" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: pvmig-migrate [OPTION]...\n"
+"Boot a guest in QEMU, live-migrate it to a second QEMU over loopback TCP,\n"
+"report the migration's figures and verify that no guest page was lost.\n"
+"\n"
+"  --qemu PATH          QEMU binary (default: $PVMIG_QEMU, else\n"
+"                       build/qemu/qemu-system-x86_64 of the repository)\n"
+"  --kernel PATH        guest kernel (default build/guest/vmlinuz)\n"
+"  --initrd PATH        guest initramfs (default build/guest/initramfs.cpio.gz)\n"
+"  --mem MB             guest RAM in MiB (default 2048)\n"
+"  --smp N              guest vCPUs (default 1)\n"
+"  --append ARGS        extra kernel command line, e.g.\n"
+"                       \"pvmig.fill_mb=1200 pvmig.hold_mb=64\"\n"
+"  --mode MODE          none | pvmig | balloon (default none)\n"
+"  --scenario NAME      label stored with the results (default: custom)\n"
+"  --bandwidth MIBS     migration max-bandwidth in MiB/s (default 4096)\n"
+"  --downtime MS        migration downtime-limit in ms (default 300)\n"
+"  --start-delay S      wait S seconds after the guest is ready (default 0)\n"
+"  --timeout S          migration time limit (default 600)\n"
+"  --boot-timeout S     time limit for the guest's ready line (default 300)\n"
+"  --check-timeout S    time limit for the destination's data check (default 120)\n"
+"  --workdir DIR        consoles and logs (default build/run/<time>-<pid>)\n"
+"  --json FILE          append this run's result object to the JSON array in FILE\n"
+"  --no-verify          skip the RAM comparison and the guest-side check\n"
+"  --keep               keep the work directory and the RAM files\n"
+"  --quiet              no progress or status messages\n"
+"  --help               this text\n"
+"  --x-corrupt-dst OFF  test only: flip one byte at RAM offset OFF of the\n"
+"                       paused destination before the comparison, to prove\n"
+"                       that the check catches a lost page\n"
+"\n"
+"Exit status: 0 migrated and verified, 1 migrated but verification failed,\n"
+"2 usage error, 3 infrastructure failure (QEMU died, timeout, missing files).\n");
+}
+
+static bool parse_ulong(const char *s, unsigned long min, unsigned long max,
+			unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	if (!*s || *s == '-')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int parse_opts(int argc, char **argv, struct opts *o)
+{
+	enum {
+		OPT_QEMU = 256, OPT_KERNEL, OPT_INITRD, OPT_MEM, OPT_SMP, OPT_APPEND,
+		OPT_MODE, OPT_SCENARIO, OPT_BW, OPT_DOWNTIME, OPT_DELAY, OPT_TIMEOUT,
+		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
+		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
+	};
+	static const struct option lo[] = {
+		{ "qemu", required_argument, NULL, OPT_QEMU },
+		{ "kernel", required_argument, NULL, OPT_KERNEL },
+		{ "initrd", required_argument, NULL, OPT_INITRD },
+		{ "mem", required_argument, NULL, OPT_MEM },
+		{ "smp", required_argument, NULL, OPT_SMP },
+		{ "append", required_argument, NULL, OPT_APPEND },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "scenario", required_argument, NULL, OPT_SCENARIO },
+		{ "bandwidth", required_argument, NULL, OPT_BW },
+		{ "downtime", required_argument, NULL, OPT_DOWNTIME },
+		{ "start-delay", required_argument, NULL, OPT_DELAY },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT },
+		{ "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
+		{ "workdir", required_argument, NULL, OPT_WORKDIR },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "x-corrupt-dst", required_argument, NULL, OPT_CORRUPT },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*o = (struct opts){
+		.append = "", .scenario = "custom", .mode = MODE_NONE,
+		.mem_mb = 2048, .smp = 1, .bandwidth_mibs = 4096,
+		.downtime_ms = 300, .timeout_s = 600, .boot_timeout_s = 300,
+		.check_timeout_s = 120, .verify = true, .corrupt_dst = -1,
+	};
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		char *end;
+		bool ok = true;
+
+		switch (c) {
+		case OPT_QEMU: o->qemu = optarg; break;
+		case OPT_KERNEL: o->kernel = optarg; break;
+		case OPT_INITRD: o->initrd = optarg; break;
+		case OPT_APPEND: o->append = optarg; break;
+		case OPT_SCENARIO: o->scenario = optarg; break;
+		case OPT_WORKDIR: o->workdir = optarg; break;
+		case OPT_JSON: o->json = optarg; break;
+		case OPT_NO_VERIFY: o->verify = false; break;
+		case OPT_KEEP: o->keep = true; break;
+		case OPT_QUIET: o->quiet = true; break;
+		case OPT_MEM:
+			ok = parse_ulong(optarg, 64, 1024 * 1024, &o->mem_mb);
+			break;
+		case OPT_SMP: ok = parse_ulong(optarg, 1, 64, &o->smp); break;
+		case OPT_BW:
+			ok = parse_ulong(optarg, 1, 1024 * 1024, &o->bandwidth_mibs);
+			break;
+		case OPT_DOWNTIME:
+			/* QEMU caps downtime-limit at 2000 s. */
+			ok = parse_ulong(optarg, 1, 2000000, &o->downtime_ms);
+			break;
+		case OPT_TIMEOUT:
+			ok = parse_ulong(optarg, 1, 86400, &o->timeout_s);
+			break;
+		case OPT_BOOT_TIMEOUT:
+			ok = parse_ulong(optarg, 1, 86400, &o->boot_timeout_s);
+			break;
+		case OPT_CHECK_TIMEOUT:
+			ok = parse_ulong(optarg, 1, 86400, &o->check_timeout_s);
+			break;
+		case OPT_DELAY:
+			errno = 0;
+			o->start_delay_s = strtod(optarg, &end);
+			ok = !errno && *optarg && !*end && o->start_delay_s >= 0 &&
+			     o->start_delay_s <= 86400;
+			break;
+		case OPT_CORRUPT:
+			errno = 0;
+			o->corrupt_dst = strtoll(optarg, &end, 0);
+			ok = !errno && *optarg && !*end && o->corrupt_dst >= 0;
+			break;
+		case OPT_MODE:
+			ok = false;
+			for (int m = 0; m < 3; m++) {
+				if (!strcmp(optarg, mode_names[m])) {
+					o->mode = (enum mode)m;
+					ok = true;
+				}
+			}
+			break;
+		case 'h':
+		case OPT_HELP:
+			usage(stdout);
+			exit(EXIT_OK);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+		if (!ok) {
+			fprintf(stderr, "pvmig-migrate: bad value for --%s: '%s'\n",
+				lo[c - OPT_QEMU].name, optarg);
+			usage(stderr);
+			exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pvmig-migrate: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------- environment */

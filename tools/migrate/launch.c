@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: MIT
+/* Finding the artifacts, starting both QEMUs, waiting for the guest. */
+#include "run.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The repository root: the nearest ancestor of the executable holding proto/. */
+static char *find_root(void)
+{
+	char exe[PATH_MAX], *env = getenv("PVMIG_ROOT");
+	ssize_t n;
+
+	if (env && *env)
+		return xstrdup(env);
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		for (char *slash; (slash = strrchr(exe, '/')) && slash != exe; ) {
+			char *probe;
+			bool found;
+
+			*slash = '\0';
+			probe = xasprintf("%s/proto/pvmig_page_hash.h", exe);
+			found = file_exists(probe);
+			free(probe);
+			if (found)
+				return xstrdup(exe);
+		}
+	}
+	return getcwd(exe, sizeof(exe)) ? xstrdup(exe) : xstrdup(".");
+}
+
+static int free_tcp_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+/* ------------------------------------------------------------- failures */
+
+static void build_argv(struct run *r, struct side *s, bool incoming,
+		       struct argv *a)
+{
+	const struct opts *o = &r->o;
+
+	argv_add(a, o->qemu);
+	argv_addf(a, "-name");
+	argv_addf(a, "pvmig-%s,debug-threads=on", s->tag);
+	argv_add(a, "-accel");
+	argv_add(a, "tcg");
+	argv_add(a, "-nic");
+	argv_add(a, "none");
+	argv_add(a, "-display");
+	argv_add(a, "none");
+	argv_add(a, "-nodefaults");
+	argv_add(a, "-L");
+	argv_add(a, "/usr/share/qemu");
+	argv_add(a, "-L");
+	argv_add(a, "/usr/share/seabios");
+	argv_add(a, "-m");
+	argv_addf(a, "%luM", o->mem_mb);
+	argv_add(a, "-smp");
+	argv_addf(a, "%lu", o->smp);
+	/*
+	 * Guest RAM in a shared tmpfs file: the driver reads both sides' RAM
+	 * straight from these files for the page comparison.
+	 */
+	argv_add(a, "-object");
+	argv_addf(a, "memory-backend-file,id=" RAM_BLOCK ",size=%luM,mem-path=%s,share=on",
+		  o->mem_mb, s->shm_path);
+	argv_add(a, "-machine");
+	argv_add(a, "pc,memory-backend=" RAM_BLOCK);
+	argv_add(a, "-kernel");
+	argv_add(a, o->kernel);
+	argv_add(a, "-initrd");
+	argv_add(a, o->initrd);
+	argv_add(a, "-append");
+	argv_addf(a, "console=ttyS0 quiet%s%s%s", *o->append ? " " : "", o->append,
+		  o->mode == MODE_PVMIG ? " pvmig.module=1 pvmig.agent=1" :
+		  o->mode == MODE_BALLOON ? " pvmig.balloon=1" : "");
+	argv_add(a, "-chardev");
+	argv_addf(a, "file,id=con0,path=%s", s->con.path);
+	argv_add(a, "-serial");
+	argv_add(a, "chardev:con0");
+	argv_add(a, "-qmp");
+	argv_addf(a, "unix:%s,server=on,wait=off", s->qmp_path);
+	switch (o->mode) {
+	case MODE_PVMIG:
+		argv_add(a, "-device");
+		argv_add(a, "virtio-serial-pci,id=vser0");
+		argv_add(a, "-device");
+		argv_add(a, "pvmig,id=pvmig0,bus=vser0.0,name=org.pvmig.0");
+		break;
+	case MODE_BALLOON:
+		argv_add(a, "-object");
+		argv_add(a, "iothread,id=io0");
+		argv_add(a, "-device");
+		argv_add(a, "virtio-balloon-pci,id=balloon0,free-page-hint=on,iothread=io0");
+		break;
+	case MODE_NONE:
+		break;
+	}
+	if (incoming) {
+		argv_add(a, "-incoming");
+		argv_addf(a, "tcp:127.0.0.1:%d", r->port);
+		argv_add(a, "-S");
+	}
+}
+
+static int start_side(struct run *r, struct side *s, bool incoming,
+		      const char *env)
+{
+	struct argv a = { 0 };
+	char *cmd, *cmdfile;
+	FILE *f;
+	int ret;
+
+	build_argv(r, s, incoming, &a);
+	cmd = argv_join(&a);
+	cmdfile = xasprintf("%s/%s.cmdline", r->workdir, s->tag);
+	f = fopen(cmdfile, "w");
+	if (f) {
+		fprintf(f, "%s%s%s\n", env ? env : "", env ? " " : "", cmd);
+		fclose(f);
+	}
+	free(cmdfile);
+	free(cmd);
+	ret = qemu_spawn(&s->proc, &a, env);
+	argv_free(&a);
+	return ret;
+}
+
+static bool proc_alive_cb(void *opaque)
+{
+	return qemu_alive(opaque);
+}
+
+/* ----------------------------------------------------------------- QMP */
+
+/* Checks that the guest RAM block carries the name the hint log will use. */
+static void check_ram_block(struct run *r)
+{
+	json_t *ret = cmd(r, &r->src, "human-monitor-command",
+			  json_pack("{s:s}", "command-line", "info ramblock"));
+	const char *text = json_string_value(ret);
+	bool found = false;
+
+	for (const char *p = text; p && *p; ) {
+		const char *eol = strchr(p, '\n');
+		char name[128];
+
+		if (sscanf(p, " %127s", name) == 1 && !strcmp(name, RAM_BLOCK))
+			found = true;
+		p = eol ? eol + 1 : NULL;
+	}
+	if (!found)
+		warn("guest RAM block '%s' not listed by 'info ramblock': "
+		     "no hint-log entry can excuse a difference", RAM_BLOCK);
+	json_object_set_new(r->out, "ram_block",
+			    found ? json_string(RAM_BLOCK) : json_null());
+	json_decref(ret);
+}
+
+int resolve_paths(struct run *r)
+{
+	struct opts *o = &r->o;
+	const char *env = getenv("PVMIG_QEMU");
+
+	r->root = find_root();
+	if (!o->qemu)
+		o->qemu = env && *env ? env :
+			  xasprintf("%s/build/qemu/qemu-system-x86_64", r->root);
+	if (!o->kernel)
+		o->kernel = xasprintf("%s/build/guest/vmlinuz", r->root);
+	if (!o->initrd)
+		o->initrd = xasprintf("%s/build/guest/initramfs.cpio.gz", r->root);
+	if (access(o->qemu, X_OK) != 0) {
+		warn("QEMU not found at %s: run 'make qemu'", o->qemu);
+		return EXIT_INFRA;
+	}
+	if (access(o->kernel, R_OK) != 0 || access(o->initrd, R_OK) != 0) {
+		warn("guest image not found (%s, %s): run 'make guest'",
+		     o->kernel, o->initrd);
+		return EXIT_INFRA;
+	}
+	if (o->workdir) {
+		r->workdir = xstrdup(o->workdir);
+	} else {
+		char stamp[32];
+		time_t t = time(NULL);
+
+		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", gmtime(&t));
+		r->workdir = xasprintf("%s/build/run/%s-%d", r->root, stamp,
+				       (int)getpid());
+	}
+	r->workdir_made_by_us = !file_exists(r->workdir);
+	if (mkdir_p(r->workdir) < 0) {
+		warn("cannot create %s: %s", r->workdir, strerror(errno));
+		return EXIT_INFRA;
+	}
+	r->hint_log = xasprintf("%s/hints.log", r->workdir);
+	return EXIT_OK;
+}
+
+void init_side(struct run *r, struct side *s, const char *tag,
+		      const char *name)
+{
+	s->tag = tag;
+	s->proc.name = name;
+	s->proc.log_path = xasprintf("%s/%s.log", r->workdir, tag);
+	s->con.name = name;
+	s->con.path = xasprintf("%s/%s.console", r->workdir, tag);
+	s->qmp_path = xasprintf("%s/%s.qmp", r->workdir, tag);
+	s->shm_path = xasprintf("/dev/shm/pvmig-%d-%s", (int)getpid(), tag);
+	s->qmp.fd = -1;
+}
+
+int boot_and_wait(struct run *r)
+{
+	const struct opts *o = &r->o;
+	char *env = o->verify ? xasprintf("PVMIG_HINT_LOG=%s", r->hint_log) : NULL;
+	int64_t deadline;
+	char err[256];
+
+	r->port = free_tcp_port();
+	if (r->port < 0)
+		return infra_fail(r, "no free TCP port on 127.0.0.1");
+	remove_file(r->hint_log);
+	info("starting source and destination QEMU (%s, %lu MiB, mode %s)",
+	     o->qemu, o->mem_mb, mode_names[o->mode]);
+	if (start_side(r, &r->dst, true, NULL) < 0 ||
+	    start_side(r, &r->src, false, env) < 0)
+		return infra_fail(r, "cannot start QEMU");
+	free(env);
+	json_object_set_new(r->out, "status", json_string("booting"));
+
+	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
+			&r->dst.proc, err, sizeof(err)) < 0) {
+		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
+		if (!both_alive(r))
+			return died(r);
+		print_side_tails(r);
+		return infra_fail(r, "destination QMP: %s", err);
+	}
+	r->dst.qmp_ok = true;
+	if (qmp_connect(&r->src.qmp, r->src.qmp_path, 30000, proc_alive_cb,
+			&r->src.proc, err, sizeof(err)) < 0) {
+		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
+		if (!both_alive(r))
+			return died(r);
+		print_side_tails(r);
+		return infra_fail(r, "source QMP: %s", err);
+	}
+	r->src.qmp_ok = true;
+	check_ram_block(r);
+
+	deadline = now_ms() + (int64_t)o->boot_timeout_s * 1000;
+	info("waiting for the guest's PVMIG-READY line (console %s)",
+	     r->src.con.path);
+	for (;;) {
+		console_poll(&r->src.con);
+		if (r->src.con.st.ready)
+			break;
+		if (!both_alive(r))
+			return died(r);
+		if (console_failed(&r->src.con.st)) {
+			print_side_tails(r);
+			return infra_fail(r, "guest failed while booting: %s",
+					  r->src.con.st.first_failure);
+		}
+		if (now_ms() > deadline || util_interrupted) {
+			print_side_tails(r);
+			return infra_fail(r, util_interrupted ? "interrupted" :
+					  "no PVMIG-READY line within %lu s",
+					  o->boot_timeout_s);
+		}
+		sleep_ms(POLL_MS);
+	}
+	set_int(r->out, "guest_used_kb", (int64_t)r->src.con.st.used_kb);
+	set_int(r->out, "guest_free_kb", (int64_t)r->src.con.st.free_kb);
+	info("guest ready: %" PRIu64 " KiB in use, %" PRIu64 " KiB free",
+	     r->src.con.st.used_kb, r->src.con.st.free_kb);
+
+	deadline = now_ms() + (int64_t)(o->start_delay_s * 1000);
+	while (now_ms() < deadline) {
+		if (!both_alive(r))
+			return died(r);
+		if (util_interrupted)
+			return infra_fail(r, "interrupted");
+		sleep_ms(POLL_MS);
+	}
+	return EXIT_OK;
+}

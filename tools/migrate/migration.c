@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: MIT
+/* Driving the migration over QMP and collecting its figures. */
+#include "run.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void progress_line(json_t *q, int64_t t0, double *prev_mib,
+			  int64_t *prev_t, double *rate)
+{
+	const char *status = json_string_value(json_object_get(q, "status"));
+	double sent = (double)jint(q, "ram.transferred") / 1048576;
+	double left = (double)jint(q, "ram.remaining") / 1048576;
+	int64_t t = now_ms();
+
+	if (sent < 0)
+		sent = 0;
+	if (left < 0)
+		left = 0;
+	if (t - *prev_t >= 500) {
+		*rate = (sent - *prev_mib) * 1000.0 / (double)(t - *prev_t);
+		*prev_mib = sent;
+		*prev_t = t;
+	}
+	fprintf(stderr, "\r  migrate: %-10s %9.1f MiB sent %9.1f MiB left %8.1f MiB/s %7.1f s\033[K",
+		status ? status : "?", sent, left, *rate, (double)(t - t0) / 1000);
+	fflush(stderr);
+}
+
+int migrate(struct run *r, json_t **final)
+{
+	const struct opts *o = &r->o;
+	bool progress = !o->quiet && isatty(STDERR_FILENO);
+	int64_t t0, deadline;
+	double prev_mib = 0, rate = 0;
+	int64_t prev_t;
+	json_t *ret;
+	char *uri;
+
+	ret = cmd(r, &r->src, "migrate-set-parameters",
+		  json_pack("{s:I, s:I}",
+			    "max-bandwidth", (json_int_t)o->bandwidth_mibs << 20,
+			    "downtime-limit", (json_int_t)o->downtime_ms));
+	if (!ret)
+		return infra_fail(r, "migrate-set-parameters failed");
+	json_decref(ret);
+	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
+	ret = cmd(r, &r->src, "migrate", json_pack("{s:s}", "uri", uri));
+	free(uri);
+	json_decref(ret);
+	if (!ret)
+		return infra_fail(r, "migrate failed to start");
+
+	t0 = prev_t = now_ms();
+	deadline = t0 + (int64_t)o->timeout_s * 1000;
+	info("migrating (max-bandwidth %lu MiB/s, downtime-limit %lu ms)",
+	     o->bandwidth_mibs, o->downtime_ms);
+	for (;;) {
+		json_t *q;
+		const char *status;
+
+		if (!both_alive(r)) {
+			if (progress)
+				fputc('\n', stderr);
+			return died(r);
+		}
+		q = cmd(r, &r->src, "query-migrate", NULL);
+		if (!q) {
+			if (progress)
+				fputc('\n', stderr);
+			return both_alive(r) ? infra_fail(r, "query-migrate failed") :
+					       died(r);
+		}
+		status = json_string_value(json_object_get(q, "status"));
+		if (progress)
+			progress_line(q, t0, &prev_mib, &prev_t, &rate);
+		if (status && !strcmp(status, "completed")) {
+			if (progress)
+				fputc('\n', stderr);
+			*final = q;
+			return EXIT_OK;
+		}
+		if (status && (!strcmp(status, "failed") ||
+			       !strcmp(status, "cancelled"))) {
+			const char *desc = json_string_value(json_object_get(q, "error-desc"));
+
+			if (progress)
+				fputc('\n', stderr);
+			print_side_tails(r);
+			json_object_set_new(r->out, "status", json_string(status));
+			infra_fail(r, "migration %s: %s", status,
+				   desc ? desc : "(no error-desc)");
+			json_decref(q);
+			return EXIT_INFRA;
+		}
+		json_decref(q);
+		if (now_ms() > deadline || util_interrupted) {
+			if (progress)
+				fputc('\n', stderr);
+			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
+			json_object_set_new(r->out, "status",
+					    json_string(util_interrupted ? "interrupted" :
+							"timed-out"));
+			return infra_fail(r, util_interrupted ? "interrupted" :
+					  "migration timed out after %lu s (cancelled)",
+					  o->timeout_s);
+		}
+		sleep_ms(POLL_MS);
+	}
+}
+
+void record_figures(struct run *r, json_t *q)
+{
+	json_t *o = r->out;
+
+	set_int(o, "total_ms", jint(q, "total-time"));
+	set_int(o, "setup_ms", jint(q, "setup-time"));
+	set_int(o, "downtime_ms", jint(q, "downtime"));
+	set_int(o, "transferred_bytes", jint(q, "ram.transferred"));
+	set_int(o, "normal_pages", jint(q, "ram.normal"));
+	set_int(o, "zero_pages", jint(q, "ram.duplicate"));
+	set_int(o, "syncs", jint(q, "ram.dirty-sync-count"));
+	set_int(o, "normal_bytes", jint(q, "ram.normal-bytes"));
+	set_int(o, "ram_total_bytes", jint(q, "ram.total"));
+	set_int(o, "postcopy_requests", jint(q, "ram.postcopy-requests"));
+	json_object_set(o, "mbps", json_object_get(json_object_get(q, "ram"), "mbps")
+			? json_object_get(json_object_get(q, "ram"), "mbps") : json_null());
+	json_object_set(o, "query_migrate", q);
+}
+
+static const char *const pvmig_counters[] = {
+	"stat-epochs", "stat-ranges", "stat-pages-hinted", "stat-pages-cleared",
+	"stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
+	"stat-setup-wait-us", "stat-stale-messages", "stat-rejected-messages",
+	"stat-rejected-poison", "stat-rejected-postcopy",
+	"stat-rejected-no-agent", "stat-rejected-invalid", "hint-wait-ms",
+};
+
+/* Reads the pvmig device's counters from the source (they describe its send). */
+void record_pvmig(struct run *r)
+{
+	json_t *all = json_object();
+
+	for (size_t i = 0; i < sizeof(pvmig_counters) / sizeof(pvmig_counters[0]); i++) {
+		const char *prop = pvmig_counters[i];
+		json_t *v = cmd(r, &r->src, "qom-get",
+				json_pack("{s:s, s:s}", "path",
+					  "/machine/peripheral/pvmig0",
+					  "property", prop));
+		char key[64], *k;
+
+		snprintf(key, sizeof(key), "%s",
+			 strncmp(prop, "stat-", 5) ? prop : prop + 5);
+		for (k = key; *k; k++)
+			if (*k == '-')
+				*k = '_';
+		json_object_set_new(all, key, json_is_integer(v) ? v : json_null());
+		if (v && !json_is_integer(v))
+			json_decref(v);
+	}
+	set_int(r->out, "pages_hinted", jint(all, "pages_hinted"));
+	set_int(r->out, "pages_cleared", jint(all, "pages_cleared"));
+	if (jint(all, "hint_latency_us") >= 0)
+		json_object_set_new(r->out, "hint_latency_ms",
+				    json_real((double)jint(all, "hint_latency_us") / 1000));
+	if (jint(all, "setup_wait_us") >= 0)
+		json_object_set_new(r->out, "setup_wait_ms",
+				    json_real((double)jint(all, "setup_wait_us") / 1000));
+	json_object_set_new(r->out, "pvmig", all);
+}
+
+/*
+ * The source reports "completed" once it has sent everything; the
+ * destination may still be loading.  Compare only once it has finished and
+ * sits paused (-S), with the source paused in postmigrate.
+ */
+int wait_both_stopped(struct run *r)
+{
+	int64_t deadline = now_ms() + 60000;
+	char sbuf[32], dbuf[32];
+
+	for (;;) {
+		json_t *q;
+		const char *st;
+		bool dst_done;
+
+		if (!both_alive(r))
+			return died(r);
+		q = cmd(r, &r->dst, "query-migrate", NULL);
+		st = json_string_value(json_object_get(q, "status"));
+		dst_done = st && !strcmp(st, "completed");
+		if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
+			print_side_tails(r);
+			json_decref(q);
+			return infra_fail(r, "incoming migration %s on the destination",
+					  st);
+		}
+		json_decref(q);
+		if (dst_done &&
+		    !strcmp(run_status(r, &r->dst, dbuf, sizeof(dbuf)), "paused") &&
+		    !strcmp(run_status(r, &r->src, sbuf, sizeof(sbuf)), "postmigrate"))
+			return EXIT_OK;
+		if (now_ms() > deadline || util_interrupted)
+			return infra_fail(r, "sides did not stop after migration "
+					  "(source %s, destination %s)",
+					  run_status(r, &r->src, sbuf, sizeof(sbuf)),
+					  run_status(r, &r->dst, dbuf, sizeof(dbuf)));
+		sleep_ms(POLL_MS);
+	}
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Proof that no page was lost: both sides' RAM compared page by page
+ * (hint-log excuses only), then the resumed destination's own data check.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void record_dst_resident(struct run *r)
+{
+	struct stat st;
+
+	if (stat(r->dst.shm_path, &st) == 0)
+		set_int(r->out, "dst_resident_bytes", (int64_t)st.st_blocks * 512);
+	else
+		json_object_set_new(r->out, "dst_resident_bytes", json_null());
+}
+
+/* Test only: damages the destination's RAM the way a wrongly skipped page would. */
+static int corrupt_dst(struct run *r)
+{
+	long long off = r->o.corrupt_dst;
+	unsigned char b;
+	int fd;
+
+	if (off >= (long long)r->o.mem_mb << 20)
+		return infra_fail(r, "--x-corrupt-dst offset beyond guest RAM");
+	fd = open(r->dst.shm_path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 || pread(fd, &b, 1, off) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return infra_fail(r, "cannot read %s", r->dst.shm_path);
+	}
+	b ^= 0x5a;
+	if (pwrite(fd, &b, 1, off) != 1) {
+		close(fd);
+		return infra_fail(r, "cannot write %s", r->dst.shm_path);
+	}
+	close(fd);
+	warn("test: flipped bits of destination RAM byte 0x%llx", off);
+	json_object_set_new(r->out, "test_corrupted_offset", json_integer(off));
+	return EXIT_OK;
+}
+
+static int compare_ram(struct run *r, struct ramcmp_result *res)
+{
+	uint64_t size = (uint64_t)r->o.mem_mb << 20;
+	struct hintlog log;
+	json_t *gpas = json_array();
+	char err[256];
+	int rc;
+
+	if (hintlog_load(&log, r->hint_log, RAM_BLOCK, size) < 0) {
+		hintlog_free(&log);
+		json_decref(gpas);
+		return infra_fail(r, "cannot read hint log %s: %s", r->hint_log,
+				  strerror(errno));
+	}
+	info("comparing %lu MiB of guest RAM (hint log: %" PRIu64 " pages)",
+	     r->o.mem_mb, log.pages);
+	rc = ramcmp_files(r->src.shm_path, r->dst.shm_path, size, &log, res,
+			  err, sizeof(err));
+	set_int(r->out, "hint_log_entries", (int64_t)log.entries);
+	set_int(r->out, "hint_log_pages", (int64_t)log.pages);
+	if (log.malformed || log.other_blocks)
+		warn("hint log: %" PRIu64 " unusable lines, %" PRIu64
+		     " for other blocks (ignored)", log.malformed, log.other_blocks);
+	hintlog_free(&log);
+	if (rc < 0) {
+		json_decref(gpas);
+		return infra_fail(r, "RAM comparison: %s", err);
+	}
+	set_int(r->out, "pages_lost", (int64_t)res->lost);
+	set_int(r->out, "pages_mismatched", (int64_t)res->mismatched);
+	set_int(r->out, "pages_excused", (int64_t)res->excused);
+	set_int(r->out, "compare_ms", res->ms);
+	for (unsigned i = 0; i < res->nlost_off; i++)
+		json_array_append_new(gpas, json_sprintf("0x%" PRIx64,
+			pc_ram_offset_to_gpa(res->lost_off[i], size)));
+	json_object_set_new(r->out, "lost_gpas", gpas);
+	return EXIT_OK;
+}
+
+static bool kernel_cmdline_wants_check(const char *append)
+{
+	const char *p;
+	unsigned long v;
+
+	if ((p = strstr(append, "pvmig.hold_mb=")) != NULL &&
+	    sscanf(p + 14, "%lu", &v) == 1 && v > 0)
+		return true;
+	return (p = strstr(append, "pvmig.churn=")) != NULL && p[12] != '0';
+}
+
+/*
+ * Resumes the destination and waits for its workload's verdict.  The
+ * first sweep it reports may have started on the source; the second was
+ * run entirely on the destination, so that one must come and be clean.
+ */
+static const char *guest_check(struct run *r, bool expect)
+{
+	int64_t deadline;
+	json_t *ret;
+
+	console_poll(&r->src.con);
+	console_poll(&r->dst.con);
+	if (r->src.con.st.checks)
+		expect = true;
+	if (console_failed(&r->src.con.st))
+		return "fail";
+	ret = cmd(r, &r->dst, "cont", NULL);
+	if (!ret)
+		return "fail";
+	json_decref(ret);
+	if (!expect)
+		return "none";
+
+	deadline = now_ms() + (int64_t)r->o.check_timeout_s * 1000;
+	info("destination resumed; waiting for two clean verification sweeps");
+	for (;;) {
+		console_poll(&r->dst.con);
+		if (console_failed(&r->dst.con.st))
+			return "fail";
+		if (r->dst.con.st.checks >= 2)
+			return "pass";
+		if (!qemu_alive(&r->dst.proc)) {
+			warn("destination QEMU %s during the guest check",
+			     qemu_exit_reason(&r->dst.proc));
+			return "fail";
+		}
+		if (now_ms() > deadline || util_interrupted)
+			return "timeout";
+		sleep_ms(POLL_MS);
+	}
+}
+
+/* ---------------------------------------------------------- tear-down */
+
+/*
+ * QEMU buffers the hint log and flushes it from a bottom half after the
+ * migration ends, and at exit; the driver can see "completed" before that
+ * bottom half runs.  Quitting the source makes the log complete, and the
+ * source's RAM stays readable in its backing file.  A source that has to
+ * be killed may leave the log short: that can only turn an excused page
+ * into a lost one, never the reverse.
+ */
+static void stop_source(struct run *r)
+{
+	quit_side(r, &r->src);
+	qemu_reap(&r->src.proc, 10000);
+	if (!r->src.proc.reaped || !WIFEXITED(r->src.proc.status) ||
+	    WEXITSTATUS(r->src.proc.status) != 0)
+		warn("source QEMU did not quit cleanly (%s): hint log may be "
+		     "incomplete", qemu_exit_reason(&r->src.proc));
+}
+
+int verify(struct run *r)
+{
+	struct ramcmp_result res;
+	const char *check;
+	bool ok;
+	int rc = EXIT_OK;
+
+	stop_source(r);
+	if (r->o.corrupt_dst >= 0)
+		rc = corrupt_dst(r);
+	if (!rc)
+		rc = compare_ram(r, &res);
+	if (rc)
+		return rc;
+	check = guest_check(r, kernel_cmdline_wants_check(r->o.append));
+	console_poll(&r->src.con);
+	console_poll(&r->dst.con);
+	if (console_failed(&r->src.con.st) || console_failed(&r->dst.con.st))
+		check = "fail";
+	json_object_set_new(r->out, "guest_check", json_string(check));
+	if (r->dst.con.st.checks)
+		json_object_set_new(r->out, "guest_check_line",
+			json_sprintf("sweep=%" PRIu64 " pages=%" PRIu64 " bad=%" PRIu64,
+				     r->dst.con.st.last_sweep, r->dst.con.st.last_pages,
+				     r->dst.con.st.last_bad));
+	if (r->src.con.st.first_failure[0] || r->dst.con.st.first_failure[0])
+		json_object_set_new(r->out, "guest_failure", json_string(
+			r->src.con.st.first_failure[0] ? r->src.con.st.first_failure :
+			r->dst.con.st.first_failure));
+	ok = res.lost == 0 && (!strcmp(check, "pass") || !strcmp(check, "none"));
+	json_object_set_new(r->out, "verified", json_boolean(ok));
+	if (res.lost)
+		warn("%" PRIu64 " page(s) LOST (of %" PRIu64 " differing)",
+		     res.lost, res.mismatched);
+	if (strcmp(check, "pass") && strcmp(check, "none"))
+		warn("guest-side check: %s%s%s", check,
+		     json_string_value(json_object_get(r->out, "guest_failure")) ? ": " : "",
+		     json_string_value(json_object_get(r->out, "guest_failure")) ?
+		     json_string_value(json_object_get(r->out, "guest_failure")) : "");
+	return ok ? EXIT_OK : EXIT_UNVERIFIED;
+}
