@@ -1,0 +1,16 @@
+/*
+ * pvmig test-only hint log
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_PVMIG_HINT_LOG_H
+#define HW_PVMIG_HINT_LOG_H
+
+#include "exec/cpu-common.h"
+
+bool pvmig_hint_log_enabled(void);
+void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
+                          const void *host, size_t len);
+void pvmig_hint_log_flush(void);
+
+#endif
