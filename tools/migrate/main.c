@@ -22,6 +22,9 @@ static void teardown(struct run *r, bool keep_workdir)
 {
 	struct side *sides[] = { &r->src, &r->dst };
 
+	/* After a ^C, still ask the QEMUs to quit; a second ^C skips the waits. */
+	util_interrupted = 0;
+
 	for (int i = 0; i < 2; i++)
 		quit_side(r, sides[i]);
 	for (int i = 0; i < 2; i++)

@@ -65,7 +65,17 @@ int migrate(struct run *r, json_t **final)
 				fputc('\n', stderr);
 			return died(r);
 		}
-		q = cmd(r, &r->src, "query-migrate", NULL);
+		if (util_interrupted)
+			q = NULL;
+		else
+			q = cmd(r, &r->src, "query-migrate", NULL);
+		if (!q && util_interrupted) {
+			if (progress)
+				fputc('\n', stderr);
+			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
+			json_object_set_new(r->out, "status", json_string("interrupted"));
+			return infra_fail(r, "interrupted (migration cancelled)");
+		}
 		if (!q) {
 			if (progress)
 				fputc('\n', stderr);
