@@ -23,10 +23,13 @@
 
 /*
  * Default bound on one zone->lock hold (interrupts off), in microseconds.
- * Chosen by measurement under TCG, see the numbers in
- * bench/results/module.json and in the report of issue 3: a fragmented
- * 8 GB guest took about the same total walk time with 50, 100 and 200 us
- * bounds, so the bound costs almost nothing and the smaller one is kept.
+ * Measured in an 8 GB TCG guest (bench/run.sh, bound_sweep in
+ * bench/results/module.json): the idle walk took 2.2-2.4 ms at bounds of
+ * 20, 50, 100 and 1000 us (94, 40, 21 and 4 holds) but 6.6 ms at 10 us
+ * (181 holds), where the per-hold cost starts to show.  A fragmented guest
+ * is cut into holds by the 4 KiB range buffer (about 2000 holds of
+ * 500,000 ranges at any bound >= 20 us), so the bound matters less there.
+ * 50 us keeps a margin above the knee at little cost.
  */
 #define PVMIG_DEFAULT_HOLD_US	50
 #define PVMIG_MAX_HOLD_US	10000

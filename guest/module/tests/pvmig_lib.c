@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,4 +193,33 @@ int pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns)
 		pfns[i] = (e >> 63) ? (e & ((1ull << 55) - 1)) : 0;
 	}
 	return 0;
+}
+
+void module_path(const char *name, char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (!strcmp(name, "pvmig") && getenv("PVMIG_KO")) {
+		snprintf(buf, len, "%s", getenv("PVMIG_KO"));
+		return;
+	}
+	uname(&u);
+	snprintf(buf, len, "/lib/modules/%s/extra/%s.ko", u.release, name);
+}
+
+int load_module(const char *ko, const char *params)
+{
+	int fd = open(ko, O_RDONLY | O_CLOEXEC);
+	long rc;
+
+	if (fd < 0)
+		return -1;
+	rc = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	return rc ? -1 : 0;
+}
+
+int unload_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -1 : 0;
 }

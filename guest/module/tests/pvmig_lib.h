@@ -46,4 +46,10 @@ void *fragment(size_t bytes);
 /* PFN of each page of [addr, addr + npages pages) from /proc/self/pagemap; 0 if absent. */
 int pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns);
 
+/* /lib/modules/$(uname -r)/extra/NAME.ko, or $PVMIG_KO for "pvmig" */
+void module_path(const char *name, char *buf, size_t len);
+/* finit_module / delete_module(O_NONBLOCK); 0 or -1 with errno */
+int load_module(const char *ko, const char *params);
+int unload_module(const char *name);
+
 #endif

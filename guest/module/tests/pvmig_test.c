@@ -15,7 +15,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,10 +200,12 @@ static int cmp_u64(const void *a, const void *b)
  * than the module's 25 us slack): under TCG the host can stall a vCPU in
  * the middle of any hold, and the guest clock then sees a long hold that
  * the module did not cause (seen: 4 ms holds that had stepped over only
- * 32..128 pages).  A module that ignored the bound would have nearly all
- * its holds over it.  The worst and the median longest hold are printed.
+ * 32..128 pages; on a busy 2-core host up to ~6% of 50 us holds).  A
+ * module that ignored the bound would have most of its holds over it.
+ * The worst and the median longest hold are printed.
+ * Returns the number of lock holds per snapshot (0 on failure).
  */
-static void check_hold(const char *name, unsigned int bound_us, int rounds)
+static uint64_t check_hold(const char *name, unsigned int bound_us, int rounds)
 {
 	char val[32];
 	uint64_t maxes[32], nmax = 0, holds = 0, over = 0;
@@ -219,14 +220,16 @@ static void check_hold(const char *name, unsigned int bound_us, int rounds)
 		result(0, name, "setup: %s", strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return;
+		return 0;
 	}
 	for (int i = 0; i < rounds; i++) {
 		if (snapshot(fd, 1 << 16, NULL, NULL, &s)) {
+			holds = 0;
 			result(0, name, "snapshot: %s %s", strerror(s.err), s.why);
 			goto out;
 		}
 		if (s.info.hold_limit_ns != bound_us * 1000ull) {
+			holds = 0;
 			result(0, name, "hold_limit_ns=%llu, want %u us",
 			       (unsigned long long)s.info.hold_limit_ns, bound_us);
 			goto out;
@@ -236,7 +239,7 @@ static void check_hold(const char *name, unsigned int bound_us, int rounds)
 		over += s.info.holds_over_limit;
 	}
 	qsort(maxes, nmax, sizeof(maxes[0]), cmp_u64);
-	ok = holds > 0 && over * 20 <= holds;
+	ok = holds > 0 && over * 5 <= holds;
 	result(ok, name,
 	       "bound=%uus holds=%llu over_bound=%llu (%.2f%%) max_hold: median=%.1fus worst=%.1fus walk_us(last)=%llu",
 	       bound_us, (unsigned long long)holds, (unsigned long long)over,
@@ -247,6 +250,18 @@ out:
 	snprintf(val, sizeof(val), "%ld", old);
 	write_str_file(PARAM_HOLD, val);
 	close(fd);
+	return holds / (uint64_t)rounds;
+}
+
+/* the bound, not something else, is what ends the holds of an idle walk */
+static void check_hold_scales(void)
+{
+	uint64_t tight = check_hold("hold-idle-10us", 10, 5);
+	uint64_t loose = check_hold("hold-idle-5000us", 5000, 5);
+
+	result(tight > 2 * loose && loose > 0, "hold-bound-effective",
+	       "holds per snapshot: %llu at 10 us, %llu at 5000 us",
+	       (unsigned long long)tight, (unsigned long long)loose);
 }
 
 /* ---- safety ------------------------------------------------------------ */
@@ -587,23 +602,6 @@ static void check_bad_input(void)
 	result(ok, "bad-input", "%s", detail);
 }
 
-static int load_module(const char *ko, const char *params)
-{
-	int fd = open(ko, O_RDONLY | O_CLOEXEC);
-	long rc;
-
-	if (fd < 0)
-		return -1;
-	rc = syscall(SYS_finit_module, fd, params, 0);
-	close(fd);
-	return rc ? -1 : 0;
-}
-
-static int unload_module(void)
-{
-	return syscall(SYS_delete_module, "pvmig", O_NONBLOCK) ? -1 : 0;
-}
-
 static void check_rmmod_busy(void)
 {
 	int fd = open_dev(), rc, e;
@@ -612,7 +610,7 @@ static void check_rmmod_busy(void)
 		result(0, "rmmod-busy", "open: %s", strerror(errno));
 		return;
 	}
-	rc = unload_module();
+	rc = unload_module("pvmig");
 	e = errno;
 	close(fd);
 	result(rc < 0 && (e == EWOULDBLOCK || e == EBUSY), "rmmod-busy",
@@ -622,16 +620,12 @@ static void check_rmmod_busy(void)
 static void check_load_unload(int times)
 {
 	char ko[512];
-	struct utsname u;
 	int i, ok = 1, snaps = 0;
 	const char *why = "";
 
-	uname(&u);
-	snprintf(ko, sizeof(ko), "/lib/modules/%s/extra/pvmig.ko", u.release);
-	if (getenv("PVMIG_KO"))
-		snprintf(ko, sizeof(ko), "%s", getenv("PVMIG_KO"));
+	module_path("pvmig", ko, sizeof(ko));
 
-	if (unload_module()) {
+	if (unload_module("pvmig")) {
 		result(0, "load-unload", "initial unload: %s", strerror(errno));
 		return;
 	}
@@ -665,7 +659,7 @@ static void check_load_unload(int times)
 			}
 			close(fd);
 		}
-		if (unload_module()) {
+		if (unload_module("pvmig")) {
 			ok = 0;
 			why = "unload failed";
 		}
@@ -679,13 +673,15 @@ static void check_load_unload(int times)
 
 int main(int argc, char **argv)
 {
-	int rounds = 200;
+	int rounds = 200, quick = 0;
 	long frag_kb;
 	void *frag;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--rounds=", 9))
 			rounds = atoi(argv[i] + 9);
+		else if (!strcmp(argv[i], "--quick"))
+			quick = 1;	/* ABI, flags and idle coverage only */
 	}
 	pgsz = (size_t)sysconf(_SC_PAGESIZE);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -695,7 +691,10 @@ int main(int argc, char **argv)
 	check_basic();
 	check_flags();
 	check_coverage("coverage-idle");
+	if (quick)
+		goto done;
 	check_hold("hold-idle", (unsigned int)read_long_file(PARAM_HOLD), 9);
+	check_hold_scales();
 
 	frag_kb = meminfo_kb("MemFree") / 2;
 	frag = fragment((size_t)frag_kb * 1024);
@@ -713,7 +712,7 @@ int main(int argc, char **argv)
 	check_bad_input();
 	check_rmmod_busy();
 	check_load_unload(100);
-
+done:
 	printf("pvmig-test-module: %d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }
