@@ -40,6 +40,8 @@ struct agent {
 	int bad_input;			/* host sent garbage: report it */
 	int bad_code;
 	int was_absent;			/* to log state changes only once */
+	int host_wait_logged;
+	int up;				/* HELLO went out on this open */
 	int said_bye;			/* ERROR(SHUTDOWN) already sent */
 	uint8_t out[PVMIG_MAX_MSG];
 	uint8_t msg[512];
@@ -90,9 +92,11 @@ static void disconnect(struct agent *a, const char *why)
 {
 	if (a->fd < 0)
 		return;
-	log_info("port closed: %s", why);
+	if (a->up)
+		log_info("port closed: %s", why);
 	close(a->fd);
 	a->fd = -1;
+	a->up = 0;
 	a->want_epoch = 0;
 }
 
@@ -210,14 +214,20 @@ static int send_error(struct agent *a, uint32_t epoch, uint32_t code,
 	return n < 0 ? IO_OK : send_msg(a, a->msg, (size_t)n);
 }
 
+/* What HELLO should say now. */
+static void current_caps(const struct agent *a, struct snap_caps *c)
+{
+	snap_probe(&a->o->src, c);
+	if (a->o->max_pfn)
+		c->max_pfn = a->o->max_pfn;
+}
+
 static int send_hello(struct agent *a)
 {
 	struct pvmig_hello h;
-	int n;
+	int n, io;
 
-	snap_probe(&a->o->src, &a->caps);
-	if (a->o->max_pfn)
-		a->caps.max_pfn = a->o->max_pfn;
+	current_caps(a, &a->caps);
 	h = (struct pvmig_hello){
 		.proto_version = PVMIG_PROTO_VERSION,
 		.page_size = a->caps.page_size,
@@ -228,12 +238,14 @@ static int send_hello(struct agent *a)
 	n = pvmig_build_hello(a->msg, sizeof(a->msg), &h);
 	if (n < 0)
 		return IO_DISCONNECT;
-	log_info("HELLO: %s, page size %u, max_pfn %llu%s%s",
-		 a->caps.present ? "module present" : "no module",
-		 h.page_size, (unsigned long long)h.max_pfn,
-		 h.caps & PVMIG_CAP_POISONING ? ", page poisoning" : "",
-		 h.caps & PVMIG_CAP_INIT_ON_FREE ? ", init_on_free" : "");
-	return send_msg(a, a->msg, (size_t)n);
+	io = send_msg(a, a->msg, (size_t)n);
+	if (io == IO_OK)
+		log_info("HELLO sent: %s, page size %u, max_pfn %llu%s%s",
+			 a->caps.present ? "module present" : "no module",
+			 h.page_size, (unsigned long long)h.max_pfn,
+			 h.caps & PVMIG_CAP_POISONING ? ", page poisoning" : "",
+			 h.caps & PVMIG_CAP_INIT_ON_FREE ? ", init_on_free" : "");
+	return io;
 }
 
 /* Why the epoch being streamed must stop now, if it must. */
@@ -280,9 +292,10 @@ static int answer(struct agent *a, uint32_t epoch)
 	int rc, io;
 
 	a->cur_epoch = epoch;
-	snap_probe(&src, &now);
-	if (now.present != a->caps.present) {
-		/* The module came or went: tell the host first. */
+	current_caps(a, &now);
+	if (now.present != a->caps.present || now.caps != a->caps.caps ||
+	    now.max_pfn != a->caps.max_pfn) {
+		/* The module came, went or learnt the span: tell the host. */
 		io = send_hello(a);
 		if (io)
 			return io;
@@ -419,11 +432,19 @@ static int connect_port(struct agent *a)
 	a->cancelled = 0;
 	a->bad_input = 0;
 	pvmig_decoder_init(&a->dec, PVMIG_ROLE_GUEST, 0, &ops, a);
-	log_info("port %s open", a->o->port);
+	log_debug("port %s open", a->o->port);
 	if (send_hello(a)) {
+		/* Open but nobody on the host side (POLLHUP): poll slowly. */
+		if (!a->host_wait_logged)
+			log_info("%s: host end not connected, retrying every %u ms",
+				 a->o->port, a->o->retry_ms);
+		a->host_wait_logged = 1;
 		disconnect(a, "host end absent");
 		return -1;
 	}
+	a->up = 1;
+	a->host_wait_logged = 0;
+	log_info("connected to the host on %s", a->o->port);
 	return 0;
 }
 

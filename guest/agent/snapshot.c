@@ -62,11 +62,12 @@ void snap_probe(const struct snap_src *s, struct snap_caps *c)
 		return;
 	}
 	memset(&info, 0, sizeof(info));
-	if (ioctl(fd, PVMIG_IOC_GET_INFO, &info) == 0 && info.max_pfn &&
-	    info.page_size) {
+	if (ioctl(fd, PVMIG_IOC_GET_INFO, &info) == 0 && info.page_size) {
 		c->present = 1;
 		c->page_size = info.page_size;
-		c->max_pfn = info.max_pfn;
+		/* Known only once a snapshot has started. */
+		c->max_pfn = info.max_pfn ? info.max_pfn :
+			     fallback_max_pfn(info.page_size);
 		c->caps = PVMIG_CAP_MODULE;
 		if (info.flags & PVMIG_INFO_POISONING) {
 			c->caps |= PVMIG_CAP_POISONING;
