@@ -51,7 +51,7 @@ void pvmig_decoder_init(struct pvmig_decoder *dec, enum pvmig_role role,
 	       sizeof(*dec) - offsetof(struct pvmig_decoder, bytes_in));
 	dec->ops = ops ? ops : &no_ops;
 	dec->opaque = opaque;
-	dec->role = role;
+	dec->role = (int)role;
 	dec->limit_pfn = max_pfn;
 	dec->span_pfn = max_pfn;
 }
@@ -182,6 +182,11 @@ static int on_hello(struct pvmig_decoder *dec)
 	return PVMIG_OK;
 }
 
+static inline int bit_at(const uint8_t *bm, size_t i)
+{
+	return (bm[i >> 3] >> (i & 7)) & 1;
+}
+
 /*
  * Check one decoded range against the cursor and advance it; deliver it
  * when asked to.
@@ -251,13 +256,14 @@ static int walk_items(struct pvmig_decoder *dec, struct cursor *c,
 			while (i < nbits) {
 				size_t j;
 
-				while (i < nbits && !((p[pos + i / 8] >> (i % 8)) & 1))
-					i++;
+				/* Short gaps and runs are the common case. */
+				if (!bit_at(p + pos, i))
+					i = pvmig_next_bit(p + pos, i, nbits, 1);
 				if (i == nbits)
 					break;
-				j = i;
-				while (j < nbits && ((p[pos + j / 8] >> (j % 8)) & 1))
-					j++;
+				j = i + 1;
+				if (j < nbits && bit_at(p + pos, j))
+					j = pvmig_next_bit(p + pos, j, nbits, 0);
 				if (got == want)
 					return PVMIG_E_COUNT;
 				if (i > dec->span_pfn - start)

@@ -72,11 +72,6 @@ static void set_bits(uint8_t *bm, uint64_t from, uint64_t to)
 		bm[i >> 3] |= (uint8_t)(1u << (i & 7));
 }
 
-static int bit(const uint8_t *bm, uint64_t i)
-{
-	return (bm[i >> 3] >> (i & 7)) & 1;
-}
-
 /* Emit the pending group as a bitmap or as run items. */
 static int flush_group(struct pvmig_encoder *enc)
 {
@@ -93,13 +88,11 @@ static int flush_group(struct pvmig_encoder *enc)
 		while (i < nbits) {
 			uint64_t j;
 
-			while (i < nbits && !bit(enc->bitmap, i))
-				i++;
-			j = i;
-			while (j < nbits && bit(enc->bitmap, j))
-				j++;
-			if (j > i)
-				emit_run(enc, enc->pend_start + i, j - i);
+			i = pvmig_next_bit(enc->bitmap, (size_t)i, (size_t)nbits, 1);
+			if (i == nbits)
+				break;
+			j = pvmig_next_bit(enc->bitmap, (size_t)i, (size_t)nbits, 0);
+			emit_run(enc, enc->pend_start + i, j - i);
 			i = j;
 		}
 	} else {

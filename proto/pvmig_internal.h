@@ -108,4 +108,46 @@ static inline int pvmig_varint_get(const uint8_t *p, size_t len, size_t *pos,
 	return PVMIG_E_VARINT_OVERLONG;	/* not reached: b > 1 above */
 }
 
+/* Trailing zero bits of a byte (8 for 0): portable, no builtins. */
+static const uint8_t pvmig_ctz8[256] = {
+	8, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	7, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	6, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	5, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+	4, 0, 1, 0, 2, 0, 1, 0, 3, 0, 1, 0, 2, 0, 1, 0,
+};
+
+/*
+ * First bit at or after i (LSB-first within each byte) that is set
+ * (want_set) or clear (!want_set); nbits if none before nbits.
+ */
+static inline size_t pvmig_next_bit(const uint8_t *bm, size_t i, size_t nbits,
+				    int want_set)
+{
+	while (i < nbits) {
+		unsigned int b = bm[i >> 3];
+
+		if (!want_set)
+			b = ~b & 0xffu;
+		b >>= (i & 7);
+		if (b) {
+			i += pvmig_ctz8[b];
+			return i < nbits ? i : nbits;
+		}
+		i = (i | 7) + 1;
+	}
+	return nbits;
+}
+
 #endif /* PVMIG_INTERNAL_H */
