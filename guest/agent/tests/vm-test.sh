@@ -4,6 +4,7 @@
 # hostsim (the host device's stand-in) drives.  Needs the guest kernel,
 # busybox-static and build/guest/modules/pvmig.ko (make module).
 #   vm-test.sh BUILD_ROOT [MEM_MB] [FILL_MB] [EPOCHS]
+# VM_APPEND adds guest kernel parameters (e.g. pvmig.frag_mb=512).
 set -euo pipefail
 
 build=${1:?usage: vm-test.sh BUILD_ROOT [MEM_MB] [FILL_MB] [EPOCHS]}
@@ -27,7 +28,7 @@ sock=$out/port.sock
 limit=$((mem * 256))
 "$qemu" -accel tcg -machine pc -m "$mem" -nic none -display none -no-reboot \
 	-L /usr/share/qemu -L /usr/share/seabios -kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 pvmig.module=1 pvmig.agent=1 pvmig.fill_mb=$fill" \
+	-append "console=ttyS0 quiet panic=-1 pvmig.module=1 pvmig.agent=1 pvmig.fill_mb=$fill ${VM_APPEND:-}" \
 	-serial "file:$out/console.log" -monitor none \
 	-device virtio-serial-pci,id=vser0 \
 	-chardev "socket,id=pv0,path=$sock,server=on,wait=off" \
