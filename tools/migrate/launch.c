@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -180,6 +181,29 @@ static void check_ram_block(struct run *r)
 	json_decref(ret);
 }
 
+/*
+ * Both guests' RAM files may end up fully allocated (a migration reads
+ * every source page and writes every page it sends); tmpfs accepts the
+ * sparse files and a QEMU would die of SIGBUS midway when it runs out.
+ */
+static int check_shm_space(unsigned long mem_mb)
+{
+	struct statvfs sv;
+	unsigned long long need = 2ULL * mem_mb << 20, avail;
+
+	if (statvfs("/dev/shm", &sv) < 0) {
+		warn("/dev/shm: %s", strerror(errno));
+		return EXIT_INFRA;
+	}
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (avail < need) {
+		warn("/dev/shm has %llu MiB free, two %lu MiB guests need %llu MiB",
+		     avail >> 20, mem_mb, need >> 20);
+		return EXIT_INFRA;
+	}
+	return EXIT_OK;
+}
+
 int resolve_paths(struct run *r)
 {
 	struct opts *o = &r->o;
@@ -202,6 +226,8 @@ int resolve_paths(struct run *r)
 		     o->kernel, o->initrd);
 		return EXIT_INFRA;
 	}
+	if (check_shm_space(o->mem_mb))
+		return EXIT_INFRA;
 	if (o->workdir) {
 		r->workdir = xstrdup(o->workdir);
 	} else {
