@@ -428,6 +428,31 @@ static void test_fragmented_small_chunks(void **state)
 	assert_true(H.end.nr_chunks > 30);
 }
 
+/*
+ * A host that reads late and slowly: the agent's writes hit a full socket
+ * (EAGAIN, short writes) and must still deliver whole, valid messages.
+ */
+static void test_slow_host(void **state)
+{
+	int small = 4096;
+
+	(void)state;
+	gen_singles(1000000);
+	write_file("slow.snap", ranges, nr_ranges * sizeof(*ranges));
+	start_agent("--snapshot-file", snap_path("slow.snap"), NULL);
+	connect_agent();
+	assert_int_equal(setsockopt(H.cfd, SOL_SOCKET, SO_RCVBUF, &small,
+				    sizeof(small)), 0);
+	host_request(4);
+	poll(NULL, 0, 500);	/* let the agent fill the socket and wait */
+	H.ends = 0;
+	assert_int_equal(host_until(want_end, 20000), 0);
+	assert_int_equal(H.end_epoch, 4);
+	assert_int_equal(H.got, nr_ranges);
+	assert_false(H.mismatch);
+	assert_true(H.end.nr_chunks >= 8);
+}
+
 static void test_empty_snapshot(void **state)
 {
 	(void)state;
@@ -706,6 +731,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test_setup_teardown(test_idle_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fragmented_small_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_module, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_from_host, setup, teardown),
