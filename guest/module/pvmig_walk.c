@@ -42,6 +42,7 @@
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/nodemask.h>
+#include <linux/sched/clock.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
 #include <linux/vmstat.h>
@@ -71,7 +72,12 @@
 #define PVMIG_VALID_CHUNK	PAGES_PER_SECTION
 #endif
 
-/* look at the clock this often (in pages stepped) while holding the lock */
+/*
+ * Look at the clock this often (in pages stepped) while holding the lock.
+ * The hold is timed with local_clock(): with interrupts off we stay on one
+ * CPU, and it reads the TSC even where the clocksource behind ktime is
+ * something slower (HPET in TCG guests, an emulated MMIO read).
+ */
 #define PVMIG_CLOCK_EVERY	32
 
 /*
@@ -187,7 +193,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 	zone = page_zone(page);
 
 	spin_lock_irqsave(&zone->lock, flags);
-	t0 = ktime_get_ns();
+	t0 = local_clock();
 	w->lock_holds++;
 
 	if (!PageBuddy(page)) {
@@ -201,7 +207,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 
 	while (pfn < w->end_pfn && w->nr < w->cap) {
 		if (++steps % PVMIG_CLOCK_EVERY == 0 &&
-		    ktime_get_ns() - t0 >= w->hold_limit_ns)
+		    local_clock() - t0 >= w->hold_limit_ns)
 			break;
 		if (pfn >= valid_end) {
 			page = pfn_to_online_page(pfn);
@@ -231,7 +237,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 		pfn += pvmig_skip(page, pfn);
 	}
 
-	t1 = ktime_get_ns();
+	t1 = local_clock();
 	spin_unlock_irqrestore(&zone->lock, flags);
 
 	w->max_hold_ns = max(w->max_hold_ns, t1 - t0);
