@@ -74,9 +74,13 @@
 
 /*
  * Look at the clock this often (in pages stepped) while holding the lock.
- * The hold is timed with local_clock(): with interrupts off we stay on one
- * CPU, and it reads the TSC even where the clocksource behind ktime is
- * something slower (HPET in TCG guests, an emulated MMIO read).
+ * The hold is timed with sched_clock(), the raw per-CPU clock: with
+ * interrupts off we stay on one CPU, so it need not be synchronised with
+ * other CPUs.  Not ktime_get_ns(): in TCG guests that reads the HPET, an
+ * emulated MMIO access that waits for QEMU's global lock (seen: 4-5 ms
+ * holds of only 512 pages).  Not local_clock(): with an unstable TSC it is
+ * clamped to the last tick plus one tick, so it stands still for as long
+ * as interrupts are off (seen: 0 ns for a 170 us hold).
  */
 #define PVMIG_CLOCK_EVERY	32
 
@@ -193,7 +197,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 	zone = page_zone(page);
 
 	spin_lock_irqsave(&zone->lock, flags);
-	t0 = local_clock();
+	t0 = sched_clock();
 	w->lock_holds++;
 
 	if (!PageBuddy(page)) {
@@ -207,7 +211,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 
 	while (pfn < w->end_pfn && w->nr < w->cap) {
 		if (++steps % PVMIG_CLOCK_EVERY == 0 &&
-		    local_clock() - t0 >= w->hold_limit_ns)
+		    sched_clock() - t0 >= w->hold_limit_ns)
 			break;
 		if (pfn >= valid_end) {
 			page = pfn_to_online_page(pfn);
@@ -237,7 +241,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 		pfn += pvmig_skip(page, pfn);
 	}
 
-	t1 = local_clock();
+	t1 = sched_clock();
 	spin_unlock_irqrestore(&zone->lock, flags);
 
 	w->max_hold_ns = max(w->max_hold_ns, t1 - t0);
