@@ -23,13 +23,16 @@
 
 /*
  * Default bound on one zone->lock hold (interrupts off), in microseconds.
- * Measured in an 8 GB TCG guest (bench/run.sh, bound_sweep in
- * bench/results/module.json): the idle walk took 2.2-2.4 ms at bounds of
- * 20, 50, 100 and 1000 us (94, 40, 21 and 4 holds) but 6.6 ms at 10 us
- * (181 holds), where the per-hold cost starts to show.  A fragmented guest
- * is cut into holds by the 4 KiB range buffer (about 2000 holds of
- * 500,000 ranges at any bound >= 20 us), so the bound matters less there.
- * 50 us keeps a margin above the knee at little cost.
+ * Measured in TCG guests (bench/run.sh, bound_sweep in
+ * bench/results/module.json): the walk time does not depend on the bound
+ * between 10 us and 1 ms (8 GB idle: 3.0-4.1 ms for 231 down to 5 holds;
+ * 4 GB idle: 1.13-1.21 ms), because a hold costs little and a fragmented
+ * walk is cut by the 4 KiB range buffer anyway (8 GB, 500,000 ranges:
+ * about 2000 holds at any bound >= 50 us).  So the bound is chosen for
+ * latency alone.  Below 50 us the emulator's own jitter starts to exceed
+ * it (8 GB fragmented: 55-58 holds per snapshot over bound + 25 us at 10
+ * and 20 us, 3 at 50 us), so 50 us is the smallest bound that is still
+ * honoured as measured here.
  */
 #define PVMIG_DEFAULT_HOLD_US	50
 #define PVMIG_MAX_HOLD_US	10000

@@ -17,13 +17,14 @@
  * used memory, not with free memory: that suits a migration, where the
  * guest worth hinting is the one that is mostly free.
  *
- * Measured (TCG, 8 GB guest, bench/run.sh): idle, 2.0 M free pages in
- * 7 ranges, snapshot 2.2 ms; fragmented, 1.5 M free pages in 500,000
- * ranges, 56-120 ms (host-load noise).  A count-only free-list walk
- * (bench/listwalk) on the same memory took 0.3 ms and 10 ms with a single
- * 10 ms hold, but its output is unsorted: sorting 500,000 ranges through a
- * fixed 4 KiB buffer means ~2000 passes over all lists (~20 s), and a
- * guest-sized bitmap is what the ABI rules out.  So the scan wins.
+ * Measured (TCG, 8 GB guest, bench/run.sh, bench/results/module.json):
+ * idle, 2.0 M free pages in 7 ranges, snapshot 3.5 ms; fragmented, 1.5 M
+ * free pages in 500,000 ranges, 53 ms (35-55 ms over bound settings and
+ * runs).  A count-only free-list walk (bench/listwalk) on the same memory
+ * took 0.5 ms and 9.7 ms, the latter with a single 9.3 ms hold, and its
+ * output is unsorted: sorting 500,000 ranges through a fixed 4 KiB buffer
+ * means ~2000 passes over all lists (~20 s), and a guest-sized bitmap is
+ * what the ABI rules out.  So the scan wins.
  *
  * Safety: a page is reported only if it was PageBuddy, in the zone whose
  * lock we hold, while we held that lock, after the snapshot started.

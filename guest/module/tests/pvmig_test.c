@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -671,6 +672,41 @@ static void check_load_unload(int times)
 	result(ok, "load-unload", "cycles=%d snapshots=%d %s", i, snaps, why);
 }
 
+/* the kernel log must show no warning, bug or page state complaint */
+static void check_dmesg(void)
+{
+	static const char *const bad[] = {
+		"WARNING:", "BUG:", "Oops", "Bad page", "pagealloc: memory corruption",
+		"list_add corruption", "list_del corruption",
+	};
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf = len > 0 ? malloc((size_t)len + 1) : NULL;
+	const char *hit = NULL;
+
+	if (!buf) {
+		result(0, "dmesg-clean", "cannot size the kernel log");
+		return;
+	}
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len < 0) {
+		result(0, "dmesg-clean", "klogctl: %s", strerror(errno));
+		free(buf);
+		return;
+	}
+	buf[len] = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]) && !hit; i++)
+		if (strstr(buf, bad[i]))
+			hit = bad[i];
+	if (hit) {
+		const char *line = strstr(buf, hit);
+
+		printf("%.*s\n", (int)strcspn(line, "\n"), line);
+	}
+	result(!hit, "dmesg-clean", "%d bytes of kernel log%s%s", len,
+	       hit ? ", found: " : "", hit ? hit : "");
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 200, quick = 0;
@@ -713,6 +749,7 @@ int main(int argc, char **argv)
 	check_rmmod_busy();
 	check_load_unload(100);
 done:
+	check_dmesg();
 	printf("pvmig-test-module: %d failure(s)\n", failures);
 	return failures ? 1 : 0;
 }
