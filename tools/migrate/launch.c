@@ -3,6 +3,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -258,6 +259,30 @@ void init_side(struct run *r, struct side *s, const char *tag,
 	s->qmp_path = xasprintf("%s/%s.qmp", r->workdir, tag);
 	s->shm_path = xasprintf("/dev/shm/pvmig-%d-%s", (int)getpid(), tag);
 	s->qmp.fd = -1;
+	s->ram_fd = -1;
+}
+
+/*
+ * Both QEMUs have created and mapped their RAM files by the time QMP
+ * answers.  Holding a descriptor and unlinking the name means a driver
+ * killed by SIGKILL cannot leave gigabytes behind in /dev/shm: the memory
+ * goes with the last process that maps or holds it.
+ */
+static int open_ram_files(struct run *r)
+{
+	struct side *sides[] = { &r->src, &r->dst };
+
+	for (int i = 0; i < 2; i++) {
+		struct side *s = sides[i];
+		bool rw = s == &r->dst && r->o.corrupt_dst >= 0;
+
+		s->ram_fd = open(s->shm_path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (s->ram_fd < 0)
+			return -1;
+		if (!r->o.keep)
+			unlink(s->shm_path);
+	}
+	return 0;
 }
 
 int boot_and_wait(struct run *r)
@@ -297,6 +322,9 @@ int boot_and_wait(struct run *r)
 		return infra_fail(r, "source QMP: %s", err);
 	}
 	r->src.qmp_ok = true;
+	if (open_ram_files(r) < 0)
+		return infra_fail(r, "cannot open the guest RAM files: %s",
+				  strerror(errno));
 	check_ram_block(r);
 
 	deadline = now_ms() + (int64_t)o->boot_timeout_s * 1000;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,13 +85,14 @@ int qemu_spawn(struct qemu_proc *p, const struct argv *argv,
 {
 	int logfd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 			 0644);
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (logfd < 0) {
 		warn("%s: %s", p->log_path, strerror(errno));
 		return -1;
 	}
 	fflush(NULL);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		warn("fork: %s", strerror(errno));
@@ -102,6 +104,13 @@ int qemu_spawn(struct qemu_proc *p, const struct argv *argv,
 
 		/* Its own process group: a terminal ^C reaches only us. */
 		setpgid(0, 0);
+		/*
+		 * A driver killed outright must not leave guests running: they
+		 * would hold gigabytes of RAM and never finish.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		if (devnull >= 0)
 			dup2(devnull, 0);
 		dup2(logfd, 1);

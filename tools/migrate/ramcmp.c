@@ -54,13 +54,12 @@ static void compare_page(const unsigned char *s, const unsigned char *d,
 	res->lost++;
 }
 
-int ramcmp_files(const char *src_path, const char *dst_path, uint64_t size,
-		 const struct hintlog *log, struct ramcmp_result *res,
-		 char *err, size_t errlen)
+int ramcmp_fds(int sfd, int dfd, uint64_t size, const struct hintlog *log,
+	       struct ramcmp_result *res, char *err, size_t errlen)
 {
-	unsigned char *sbuf = NULL, *dbuf = NULL;
-	int sfd, dfd = -1, ret = -1;
+	unsigned char *sbuf, *dbuf;
 	int64_t t0 = now_ms();
+	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
 	if (size % PVMIG_PAGE_SIZE) {
@@ -68,28 +67,17 @@ int ramcmp_files(const char *src_path, const char *dst_path, uint64_t size,
 			 (unsigned long long)size);
 		return -1;
 	}
-	sfd = open(src_path, O_RDONLY | O_CLOEXEC);
-	if (sfd < 0) {
-		snprintf(err, errlen, "%s: %s", src_path, strerror(errno));
-		return -1;
-	}
-	dfd = open(dst_path, O_RDONLY | O_CLOEXEC);
-	if (dfd < 0) {
-		snprintf(err, errlen, "%s: %s", dst_path, strerror(errno));
-		goto out;
-	}
 	sbuf = xmalloc(CHUNK);
 	dbuf = xmalloc(CHUNK);
-
 	for (uint64_t off = 0; off < size; off += CHUNK) {
 		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
 
 		if (read_full(sfd, sbuf, len, off) < 0) {
-			snprintf(err, errlen, "%s: %s", src_path, strerror(errno));
+			snprintf(err, errlen, "source RAM: %s", strerror(errno));
 			goto out;
 		}
 		if (read_full(dfd, dbuf, len, off) < 0) {
-			snprintf(err, errlen, "%s: %s", dst_path, strerror(errno));
+			snprintf(err, errlen, "destination RAM: %s", strerror(errno));
 			goto out;
 		}
 		res->pages += len / PVMIG_PAGE_SIZE;
@@ -103,10 +91,31 @@ int ramcmp_files(const char *src_path, const char *dst_path, uint64_t size,
 out:
 	free(sbuf);
 	free(dbuf);
-	if (dfd >= 0)
-		close(dfd);
-	close(sfd);
 	res->ms = now_ms() - t0;
+	return ret;
+}
+
+int ramcmp_files(const char *src_path, const char *dst_path, uint64_t size,
+		 const struct hintlog *log, struct ramcmp_result *res,
+		 char *err, size_t errlen)
+{
+	int sfd, dfd, ret;
+
+	memset(res, 0, sizeof(*res));
+	sfd = open(src_path, O_RDONLY | O_CLOEXEC);
+	if (sfd < 0) {
+		snprintf(err, errlen, "%s: %s", src_path, strerror(errno));
+		return -1;
+	}
+	dfd = open(dst_path, O_RDONLY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(err, errlen, "%s: %s", dst_path, strerror(errno));
+		close(sfd);
+		return -1;
+	}
+	ret = ramcmp_fds(sfd, dfd, size, log, res, err, errlen);
+	close(dfd);
+	close(sfd);
 	return ret;
 }
 

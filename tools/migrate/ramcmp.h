@@ -34,6 +34,9 @@ struct ramcmp_result {
 int ramcmp_files(const char *src_path, const char *dst_path, uint64_t size,
 		 const struct hintlog *log, struct ramcmp_result *res,
 		 char *err, size_t errlen);
+/* Same on open descriptors (the driver unlinks the files early). */
+int ramcmp_fds(int src_fd, int dst_fd, uint64_t size, const struct hintlog *log,
+	       struct ramcmp_result *res, char *err, size_t errlen);
 
 /* Guest-physical address of a RAM block offset on a QEMU 'pc' machine. */
 uint64_t pc_ram_offset_to_gpa(uint64_t offset, uint64_t ram_size);

@@ -45,6 +45,7 @@ struct side {
 	bool qmp_ok;
 	struct console con;
 	char *shm_path;
+	int ram_fd;		/* the RAM file, kept open once unlinked */
 	char *qmp_path;
 };
 

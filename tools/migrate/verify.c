@@ -6,7 +6,6 @@
 #include "run.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +17,7 @@ void record_dst_resident(struct run *r)
 {
 	struct stat st;
 
-	if (stat(r->dst.shm_path, &st) == 0)
+	if (fstat(r->dst.ram_fd, &st) == 0)
 		set_int(r->out, "dst_resident_bytes", (int64_t)st.st_blocks * 512);
 	else
 		json_object_set_new(r->out, "dst_resident_bytes", json_null());
@@ -28,23 +27,16 @@ void record_dst_resident(struct run *r)
 static int corrupt_dst(struct run *r)
 {
 	long long off = r->o.corrupt_dst;
+	int fd = r->dst.ram_fd;
 	unsigned char b;
-	int fd;
 
 	if (off >= (long long)r->o.mem_mb << 20)
 		return infra_fail(r, "--x-corrupt-dst offset beyond guest RAM");
-	fd = open(r->dst.shm_path, O_RDWR | O_CLOEXEC);
-	if (fd < 0 || pread(fd, &b, 1, off) != 1) {
-		if (fd >= 0)
-			close(fd);
-		return infra_fail(r, "cannot read %s", r->dst.shm_path);
-	}
+	if (pread(fd, &b, 1, off) != 1)
+		return infra_fail(r, "cannot read destination RAM");
 	b ^= 0x5a;
-	if (pwrite(fd, &b, 1, off) != 1) {
-		close(fd);
-		return infra_fail(r, "cannot write %s", r->dst.shm_path);
-	}
-	close(fd);
+	if (pwrite(fd, &b, 1, off) != 1)
+		return infra_fail(r, "cannot write destination RAM");
 	warn("test: flipped bits of destination RAM byte 0x%llx", off);
 	json_object_set_new(r->out, "test_corrupted_offset", json_integer(off));
 	return EXIT_OK;
@@ -66,8 +58,8 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 	}
 	info("comparing %lu MiB of guest RAM (hint log: %" PRIu64 " pages)",
 	     r->o.mem_mb, log.pages);
-	rc = ramcmp_files(r->src.shm_path, r->dst.shm_path, size, &log, res,
-			  err, sizeof(err));
+	rc = ramcmp_fds(r->src.ram_fd, r->dst.ram_fd, size, &log, res,
+			err, sizeof(err));
 	set_int(r->out, "hint_log_entries", (int64_t)log.entries);
 	set_int(r->out, "hint_log_pages", (int64_t)log.pages);
 	if (log.malformed || log.other_blocks)
