@@ -96,9 +96,11 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 	argv_add(a, "-initrd");
 	argv_add(a, o->initrd);
 	argv_add(a, "-append");
-	argv_addf(a, "console=ttyS0 quiet%s%s%s", *o->append ? " " : "", o->append,
+	/* The mode's defaults first, so --append can override them. */
+	argv_addf(a, "console=ttyS0 quiet%s%s%s",
 		  o->mode == MODE_PVMIG ? " pvmig.module=1 pvmig.agent=1" :
-		  o->mode == MODE_BALLOON ? " pvmig.balloon=1" : "");
+		  o->mode == MODE_BALLOON ? " pvmig.balloon=1" : "",
+		  *o->append ? " " : "", o->append);
 	argv_add(a, "-chardev");
 	argv_addf(a, "file,id=con0,path=%s", s->con.path);
 	argv_add(a, "-serial");
