@@ -41,7 +41,18 @@ static void usage(FILE *f)
 "  --help               this text\n"
 "  --x-corrupt-dst OFF  test only: flip one byte at RAM offset OFF of the\n"
 "                       paused destination before the comparison, to prove\n"
-"                       that the check catches a lost page\n"
+"                       that the check catches a lost page\n""  --hops N             ping-pong: migrate N times in a row, each hop into a\n"
+"                       fresh QEMU (A -> B -> C ...), each hop verified\n"
+"                       (default 1)\n"
+"Fault injection (test only; first hop; each fault ends one attempt, in\n"
+"this order, and the migration is retried into a fresh destination):\n"
+"  --x-cancel-after MS  migrate_cancel MS after the migration starts\n"
+"  --x-kill-dst-after MS  SIGKILL the destination QEMU MS after the start\n"
+"  --x-reset-after MS   system_reset the guest MS after the start of the\n"
+"                       attempt that is meant to complete\n"
+"  A fault that comes after the migration has finished is not injected\n"
+"  (\"injected\": false in fault_events).  The source must stay up and\n"
+"  running after each interrupted attempt.\n"
 "\n"
 "Exit status: 0 migrated and verified, 1 migrated but verification failed,\n"
 "2 usage error, 3 infrastructure failure (QEMU died, timeout, missing files).\n");
@@ -70,6 +81,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_MODE, OPT_SCENARIO, OPT_BW, OPT_DOWNTIME, OPT_DELAY, OPT_TIMEOUT,
 		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
+		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET,
 	};
 	static const struct option lo[] = {
 		{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -93,6 +105,10 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "quiet", no_argument, NULL, OPT_QUIET },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "x-corrupt-dst", required_argument, NULL, OPT_CORRUPT },
+		{ "hops", required_argument, NULL, OPT_HOPS },
+		{ "x-cancel-after", required_argument, NULL, OPT_CANCEL },
+		{ "x-kill-dst-after", required_argument, NULL, OPT_KILL_DST },
+		{ "x-reset-after", required_argument, NULL, OPT_RESET },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -102,6 +118,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		.mem_mb = 2048, .smp = 1, .bandwidth_mibs = 4096,
 		.downtime_ms = 300, .timeout_s = 600, .boot_timeout_s = 300,
 		.check_timeout_s = 120, .verify = true, .corrupt_dst = -1,
+		.cancel_after_ms = -1, .kill_dst_after_ms = -1,
+		.reset_after_ms = -1, .hops = 1,
 	};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end;
@@ -149,6 +167,18 @@ int parse_opts(int argc, char **argv, struct opts *o)
 			o->corrupt_dst = strtoll(optarg, &end, 0);
 			ok = !errno && *optarg && !*end && o->corrupt_dst >= 0;
 			break;
+		case OPT_HOPS: ok = parse_ulong(optarg, 1, 100, &o->hops); break;
+		case OPT_CANCEL:
+		case OPT_KILL_DST:
+		case OPT_RESET: {
+			unsigned long ms;
+
+			ok = parse_ulong(optarg, 0, 86400000, &ms);
+			*(c == OPT_CANCEL ? &o->cancel_after_ms :
+			  c == OPT_KILL_DST ? &o->kill_dst_after_ms :
+			  &o->reset_after_ms) = (long)ms;
+			break;
+		}
 		case OPT_MODE:
 			ok = false;
 			for (int m = 0; m < 3; m++) {

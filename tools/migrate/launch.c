@@ -246,7 +246,6 @@ int resolve_paths(struct run *r)
 		warn("cannot create %s: %s", r->workdir, strerror(errno));
 		return EXIT_INFRA;
 	}
-	r->hint_log = xasprintf("%s/hints.log", r->workdir);
 	return EXIT_OK;
 }
 
@@ -260,6 +259,11 @@ void init_side(struct run *r, struct side *s, const char *tag,
 	s->con.path = xasprintf("%s/%s.console", r->workdir, tag);
 	s->qmp_path = xasprintf("%s/%s.qmp", r->workdir, tag);
 	s->shm_path = xasprintf("/dev/shm/pvmig-%d-%s", (int)getpid(), tag);
+	/*
+	 * Every QEMU logs its own hints: in a ping-pong a destination becomes
+	 * the next source, and only the sending side ever hints.
+	 */
+	s->hint_log = xasprintf("%s/%s.hints.log", r->workdir, tag);
 	s->qmp.fd = -1;
 	s->ram_fd = -1;
 }
@@ -270,40 +274,52 @@ void init_side(struct run *r, struct side *s, const char *tag,
  * killed by SIGKILL cannot leave gigabytes behind in /dev/shm: the memory
  * goes with the last process that maps or holds it.
  */
+static int open_ram_file(struct run *r, struct side *s)
+{
+	bool rw = s == &r->dst && r->o.corrupt_dst >= 0;
+
+	s->ram_fd = open(s->shm_path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (s->ram_fd < 0)
+		return -1;
+	if (!r->o.keep)
+		unlink(s->shm_path);
+	return 0;
+}
+
 static int open_ram_files(struct run *r)
 {
-	struct side *sides[] = { &r->src, &r->dst };
+	return open_ram_file(r, &r->src) < 0 || open_ram_file(r, &r->dst) < 0 ?
+	       -1 : 0;
+}
 
-	for (int i = 0; i < 2; i++) {
-		struct side *s = sides[i];
-		bool rw = s == &r->dst && r->o.corrupt_dst >= 0;
-
-		s->ram_fd = open(s->shm_path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		if (s->ram_fd < 0)
-			return -1;
-		if (!r->o.keep)
-			unlink(s->shm_path);
-	}
-	return 0;
+/* The hint-log environment of a side, or NULL without verification. */
+static char *hint_env(struct run *r, struct side *s)
+{
+	if (!r->o.verify)
+		return NULL;
+	remove_file(s->hint_log);
+	return xasprintf("PVMIG_HINT_LOG=%s", s->hint_log);
 }
 
 int boot_and_wait(struct run *r)
 {
 	const struct opts *o = &r->o;
-	char *env = o->verify ? xasprintf("PVMIG_HINT_LOG=%s", r->hint_log) : NULL;
+	char *src_env = hint_env(r, &r->src), *dst_env = hint_env(r, &r->dst);
 	int64_t deadline;
 	char err[256];
+	int started;
 
 	r->port = free_tcp_port();
 	if (r->port < 0)
 		return infra_fail(r, "no free TCP port on 127.0.0.1");
-	remove_file(r->hint_log);
 	info("starting source and destination QEMU (%s, %lu MiB, mode %s)",
 	     o->qemu, o->mem_mb, mode_names[o->mode]);
-	if (start_side(r, &r->dst, true, NULL) < 0 ||
-	    start_side(r, &r->src, false, env) < 0)
+	started = start_side(r, &r->dst, true, dst_env) == 0 &&
+		  start_side(r, &r->src, false, src_env) == 0;
+	free(src_env);
+	free(dst_env);
+	if (!started)
 		return infra_fail(r, "cannot start QEMU");
-	free(env);
 	json_object_set_new(r->out, "status", json_string("booting"));
 
 	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
@@ -364,5 +380,62 @@ int boot_and_wait(struct run *r)
 			return infra_fail(r, "interrupted");
 		sleep_ms(POLL_MS);
 	}
+	return EXIT_OK;
+}
+
+/*
+ * Stops a QEMU that the run no longer needs (a destination a fault took
+ * away, or the source of a finished ping-pong hop) and frees its RAM at
+ * once; its console and log stay for the report until teardown.
+ */
+void retire_side(struct run *r, struct side *s)
+{
+	quit_side(r, s);
+	qemu_reap(&s->proc, 5000);
+	if (s->ram_fd >= 0)
+		close(s->ram_fd);
+	s->ram_fd = -1;
+	remove_file(s->qmp_path);
+	if (!r->o.keep)
+		remove_file(s->shm_path);
+	argv_add(&r->files, s->con.path);
+	argv_add(&r->files, s->proc.log_path);
+	argv_add(&r->files, s->hint_log);
+	argv_addf(&r->files, "%s/%s.cmdline", r->workdir, s->tag);
+}
+
+/*
+ * A fresh paused destination on a new port, for a retry after a fault or
+ * the next ping-pong hop.  The caller has retired the old one.
+ */
+int start_destination(struct run *r)
+{
+	char *tag = xasprintf("dst%u", ++r->spawned + 1);
+	char *env, err[256];
+	int ret;
+
+	r->dst = (struct side){ 0 };
+	init_side(r, &r->dst, tag, "destination");
+	r->port = free_tcp_port();
+	if (r->port < 0)
+		return infra_fail(r, "no free TCP port on 127.0.0.1");
+	env = hint_env(r, &r->dst);
+	info("starting a new destination QEMU (%s)", tag);
+	ret = start_side(r, &r->dst, true, env);
+	free(env);
+	if (ret < 0)
+		return infra_fail(r, "cannot start QEMU");
+	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
+			&r->dst.proc, err, sizeof(err)) < 0) {
+		sleep_ms(500);
+		if (!both_alive(r))
+			return died(r);
+		print_side_tails(r);
+		return infra_fail(r, "destination QMP: %s", err);
+	}
+	r->dst.qmp_ok = true;
+	if (open_ram_file(r, &r->dst) < 0)
+		return infra_fail(r, "cannot open the destination RAM file: %s",
+				  strerror(errno));
 	return EXIT_OK;
 }

@@ -49,7 +49,10 @@ static void teardown(struct run *r, bool keep_workdir)
 		remove_file(sides[i]->con.path);
 		remove_file(sides[i]->proc.log_path);
 	}
-	remove_file(r->hint_log);
+	for (int i = 0; i < 2; i++)
+		remove_file(sides[i]->hint_log);
+	for (int i = 0; i < r->files.n; i++)
+		remove_file(r->files.v[i]);
 	if (r->workdir_made_by_us)
 		rmdir(r->workdir);
 }
@@ -92,13 +95,23 @@ static void init_output(struct run *r)
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
 		json_object_set_new(r->out, later[i], json_null());
 	json_object_set_new(r->out, "verified", json_false());
+	/* Fault injection and ping-pong: what was asked and what happened. */
+	json_object_set_new(r->out, "hops_requested", json_integer((json_int_t)o->hops));
+	json_object_set_new(r->out, "fault_options", json_pack(
+		"{s:I, s:I, s:I}", "cancel_after_ms", (json_int_t)o->cancel_after_ms,
+		"kill_dst_after_ms", (json_int_t)o->kill_dst_after_ms,
+		"reset_after_ms", (json_int_t)o->reset_after_ms));
+	json_object_set_new(r->out, "hops_done", json_integer(0));
+	json_object_set_new(r->out, "attempts", json_integer(0));
+	json_object_set_new(r->out, "faults", json_object());
+	json_object_set_new(r->out, "fault_events", json_array());
+	json_object_set_new(r->out, "hops", json_array());
 }
 
 int main(int argc, char **argv)
 {
 	static struct run run;
 	struct run *r = &run;
-	json_t *final = NULL;
 	int rc;
 
 	parse_opts(argc, argv, &r->o);
@@ -114,28 +127,8 @@ int main(int argc, char **argv)
 	atexit(atexit_cleanup);
 
 	rc = boot_and_wait(r);
-	if (!rc) {
-		json_object_set_new(r->out, "status", json_string("migrating"));
-		rc = migrate(r, &final);
-	}
-	if (!rc) {
-		json_object_set_new(r->out, "status", json_string("completed"));
-		record_figures(r, final);
-		json_decref(final);
-		if (r->o.mode == MODE_PVMIG)
-			record_pvmig(r);
-		rc = wait_both_stopped(r);
-	}
-	if (!rc) {
-		record_dst_resident(r);
-		if (r->o.verify) {
-			rc = verify(r);
-		} else {
-			json_object_set_new(r->out, "guest_check",
-					    json_string("skipped"));
-			json_object_set_new(r->out, "pages_lost", json_null());
-		}
-	}
+	if (!rc)
+		rc = run_hops(r);
 	if (rc == EXIT_INFRA)
 		json_object_set_new(r->out, "verified", json_false());
 

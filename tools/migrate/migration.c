@@ -2,7 +2,9 @@
 /* Driving the migration over QMP and collecting its figures. */
 #include "run.h"
 
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -28,7 +30,49 @@ static void progress_line(json_t *q, int64_t t0, double *prev_mib,
 	fflush(stderr);
 }
 
-int migrate(struct run *r, json_t **final)
+/* Injects @f into the running migration (test only). */
+static void inject(struct run *r, struct fault *f, int64_t t0)
+{
+	json_t *ret = NULL;
+
+	f->injected = true;
+	f->injected_ms = now_ms() - t0;
+	switch (f->kind) {
+	case FAULT_CANCEL:
+		warn("fault: cancelling the migration at %lld ms",
+		     (long long)f->injected_ms);
+		ret = cmd(r, &r->src, "migrate_cancel", NULL);
+		break;
+	case FAULT_KILL_DST:
+		warn("fault: killing the destination QEMU at %lld ms",
+		     (long long)f->injected_ms);
+		kill(r->dst.proc.pid, SIGKILL);
+		break;
+	case FAULT_RESET:
+		warn("fault: resetting the guest (system_reset) at %lld ms",
+		     (long long)f->injected_ms);
+		ret = cmd(r, &r->src, "system_reset", NULL);
+		break;
+	case FAULT_NONE:
+		break;
+	}
+	json_decref(ret);
+}
+
+/* A cancel or a dead destination ends the attempt; the source must live. */
+static bool ends_attempt(const struct fault *f)
+{
+	return f && f->injected &&
+	       (f->kind == FAULT_CANCEL || f->kind == FAULT_KILL_DST);
+}
+
+/*
+ * Runs one migration attempt.  With @f, injects that fault @f->at_ms after
+ * the migrate command; a cancelled or failed attempt then returns
+ * EXIT_RETRY (the caller checks the source and migrates again), as does a
+ * killed destination even if the source managed to finish first.
+ */
+int migrate(struct run *r, json_t **final, struct fault *f)
 {
 	const struct opts *o = &r->o;
 	bool progress = !o->quiet && isatty(STDERR_FILENO);
@@ -60,7 +104,8 @@ int migrate(struct run *r, json_t **final)
 		json_t *q;
 		const char *status;
 
-		if (!both_alive(r)) {
+		if (!qemu_alive(&r->src.proc) ||
+		    (!ends_attempt(f) && !qemu_alive(&r->dst.proc))) {
 			if (progress)
 				fputc('\n', stderr);
 			return died(r);
@@ -79,8 +124,8 @@ int migrate(struct run *r, json_t **final)
 		if (!q) {
 			if (progress)
 				fputc('\n', stderr);
-			return both_alive(r) ? infra_fail(r, "query-migrate failed") :
-					       died(r);
+			return qemu_alive(&r->src.proc) ?
+			       infra_fail(r, "query-migrate failed") : died(r);
 		}
 		status = json_string_value(json_object_get(q, "status"));
 		if (progress)
@@ -88,6 +133,10 @@ int migrate(struct run *r, json_t **final)
 		if (status && !strcmp(status, "completed")) {
 			if (progress)
 				fputc('\n', stderr);
+			if (f && f->injected && f->kind == FAULT_KILL_DST) {
+				json_decref(q);
+				return EXIT_RETRY;
+			}
 			*final = q;
 			return EXIT_OK;
 		}
@@ -97,6 +146,12 @@ int migrate(struct run *r, json_t **final)
 
 			if (progress)
 				fputc('\n', stderr);
+			if (ends_attempt(f)) {
+				info("attempt ended as planned: %s%s%s", status,
+				     desc ? ": " : "", desc ? desc : "");
+				json_decref(q);
+				return EXIT_RETRY;
+			}
 			print_side_tails(r);
 			json_object_set_new(r->out, "status", json_string(status));
 			infra_fail(r, "migration %s: %s", status,
@@ -105,6 +160,9 @@ int migrate(struct run *r, json_t **final)
 			return EXIT_INFRA;
 		}
 		json_decref(q);
+		if (f && f->kind != FAULT_NONE && !f->injected &&
+		    now_ms() - t0 >= f->at_ms)
+			inject(r, f, t0);
 		if (now_ms() > deadline || util_interrupted) {
 			if (progress)
 				fputc('\n', stderr);
@@ -147,8 +205,8 @@ static const char *const pvmig_counters[] = {
 	"stat-rejected-no-agent", "stat-rejected-invalid", "hint-wait-ms",
 };
 
-/* Reads the pvmig device's counters from the source (they describe its send). */
-void record_pvmig(struct run *r)
+/* The pvmig device's counters on the source (they describe its send). */
+json_t *read_pvmig(struct run *r)
 {
 	json_t *all = json_object();
 
@@ -169,6 +227,13 @@ void record_pvmig(struct run *r)
 		if (v && !json_is_integer(v))
 			json_decref(v);
 	}
+	return all;
+}
+
+void record_pvmig(struct run *r)
+{
+	json_t *all = read_pvmig(r);
+
 	set_int(r->out, "pages_hinted", jint(all, "pages_hinted"));
 	set_int(r->out, "pages_cleared", jint(all, "pages_cleared"));
 	if (jint(all, "hint_latency_us") >= 0)

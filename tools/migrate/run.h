@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 enum { EXIT_OK = 0, EXIT_UNVERIFIED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
+/* Internal only: an injected fault ended this attempt; migrate again. */
+#define EXIT_RETRY 100
 enum mode { MODE_NONE, MODE_PVMIG, MODE_BALLOON };
 extern const char *const mode_names[];
 
@@ -36,6 +38,9 @@ struct opts {
 	unsigned long timeout_s, boot_timeout_s, check_timeout_s;
 	bool verify, keep, quiet;
 	long long corrupt_dst;	/* test only: byte offset to flip, or -1 */
+	/* Fault injection (test only): ms after the migration starts, or -1. */
+	long cancel_after_ms, kill_dst_after_ms, reset_after_ms;
+	unsigned long hops;	/* ping-pong: migrations in a row, each verified */
 };
 
 struct side {
@@ -47,14 +52,17 @@ struct side {
 	char *shm_path;
 	int ram_fd;		/* the RAM file, kept open once unlinked */
 	char *qmp_path;
+	char *hint_log;		/* PVMIG_HINT_LOG of this QEMU */
 };
 
 struct run {
 	struct opts o;
-	char *root, *workdir, *hint_log;
+	char *root, *workdir;
 	bool workdir_made_by_us;
 	struct side src, dst;
 	int port;
+	unsigned spawned;	/* destinations started so far */
+	struct argv files;	/* work files of retired QEMUs, for teardown */
 	json_t *out;
 	char err[512];
 };
@@ -80,11 +88,26 @@ int resolve_paths(struct run *r);
 void init_side(struct run *r, struct side *s, const char *tag,
 	       const char *name);
 int boot_and_wait(struct run *r);
+int start_destination(struct run *r);
+void retire_side(struct run *r, struct side *s);
+
+/* hops.c: faults that need a new destination, and ping-pong. */
+int migrate_hop(struct run *r, unsigned hop, json_t **final);
+int next_hop(struct run *r);
+int run_hops(struct run *r);
 
 /* migration.c */
-int migrate(struct run *r, json_t **final);
+enum fault_kind { FAULT_NONE, FAULT_CANCEL, FAULT_KILL_DST, FAULT_RESET };
+struct fault {
+	enum fault_kind kind;
+	long at_ms;		/* after the migrate command */
+	bool injected;
+	int64_t injected_ms;	/* when, relative to the migrate command */
+};
+int migrate(struct run *r, json_t **final, struct fault *f);
 void record_figures(struct run *r, json_t *q);
 void record_pvmig(struct run *r);
+json_t *read_pvmig(struct run *r);
 int wait_both_stopped(struct run *r);
 
 /* verify.c */

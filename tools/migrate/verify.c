@@ -50,10 +50,10 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 	char err[256];
 	int rc;
 
-	if (hintlog_load(&log, r->hint_log, RAM_BLOCK, size) < 0) {
+	if (hintlog_load(&log, r->src.hint_log, RAM_BLOCK, size) < 0) {
 		hintlog_free(&log);
 		json_decref(gpas);
-		return infra_fail(r, "cannot read hint log %s: %s", r->hint_log,
+		return infra_fail(r, "cannot read hint log %s: %s", r->src.hint_log,
 				  strerror(errno));
 	}
 	info("comparing %lu MiB of guest RAM (hint log: %" PRIu64 " pages)",
