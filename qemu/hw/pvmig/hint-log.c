@@ -20,6 +20,7 @@
 #include "qemu/osdep.h"
 #include "qemu/thread.h"
 #include "qemu/notify.h"
+#include "qemu/units.h"
 #include "exec/target_page.h"
 #include "migration/misc.h"
 #include "hw/pvmig/hint-log.h"
@@ -46,22 +47,57 @@ void pvmig_hint_log_flush(void)
     qemu_mutex_unlock(&hint_log_lock);
 }
 
+/*
+ * A shared file-backed block (the test driver's RAM in /dev/shm) is read
+ * through its file: a hole in a tmpfs file reads as zeros without being
+ * allocated, while touching it through the mapping would allocate it
+ * (shared mappings have no zero page) and cost more than the hashing.
+ * Private mappings and anonymous RAM are read in place.
+ */
+#define HINT_LOG_CHUNK (256 * KiB)
+static uint8_t *hint_log_buf;
+
+static void hint_log_pages(const char *name, uint64_t offset,
+                           const uint8_t *data, size_t len, size_t page)
+{
+    size_t done;
+
+    for (done = 0; done + page <= len; done += page) {
+        fprintf(hint_log, "%s %" PRIx64 " %" PRIx64 "\n", name,
+                offset + done, pvmig_page_hash(data + done, page));
+    }
+}
+
 void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
                           const void *host, size_t len)
 {
     size_t page = qemu_target_page_size();
     const char *name = qemu_ram_get_idstr(rb);
-    size_t done;
+    int fd = qemu_ram_get_fd(rb);
+    bool via_file = fd >= 0 && qemu_ram_is_shared(rb);
+    size_t done, n;
+    ssize_t got;
 
     if (!hint_log) {
         return;
     }
     trace_pvmig_hint_log_range(name, offset, len);
     qemu_mutex_lock(&hint_log_lock);
-    for (done = 0; done + page <= len; done += page) {
-        fprintf(hint_log, "%s %" PRIx64 " %" PRIx64 "\n", name,
-                (uint64_t)(offset + done),
-                pvmig_page_hash((const uint8_t *)host + done, page));
+    for (done = 0; done < len; done += n) {
+        n = MIN(len - done, HINT_LOG_CHUNK);
+        got = -1;
+        if (via_file) {
+            if (!hint_log_buf) {
+                hint_log_buf = g_malloc(HINT_LOG_CHUNK);
+            }
+            got = pread(fd, hint_log_buf, n, offset + done);
+        }
+        if (got == (ssize_t)n) {
+            hint_log_pages(name, offset + done, hint_log_buf, n, page);
+        } else {
+            hint_log_pages(name, offset + done,
+                           (const uint8_t *)host + done, n, page);
+        }
     }
     qemu_mutex_unlock(&hint_log_lock);
 }

@@ -1,0 +1,932 @@
+/*
+ * pvmig: a virtio-serial port through which the guest tells the host which
+ * of its pages are free, so that live migration can skip them.
+ *
+ *   -device virtio-serial-pci,id=vser0
+ *   -device pvmig,id=pvmig0,bus=vser0.0[,name=org.pvmig.0][,hint-wait-ms=N]
+ *
+ * The guest agent (pvmig-agent) opens the port and sends HELLO.  During a
+ * precopy migration this device asks it for a snapshot of the free pages
+ * after every dirty-bitmap sync (REQUEST(epoch)), and clears the ranges it
+ * answers from the migration bitmap with qemu_guest_free_page_hint().
+ * Wire format: proto/pvmig_proto.h.
+ *
+ * Data safety (see DESIGN.md): a page may be skipped only if the guest saw
+ * it free after dirty logging started and the hint is applied before the
+ * next dirty-bitmap sync.  Any write the guest makes to a page after it
+ * observed it free is in the dirty log and is collected by that next sync,
+ * which sets the page's bit again.  So each epoch is opened just after a
+ * sync (the guest only starts its snapshot once the REQUEST arrives, i.e.
+ * after the sync) and closed just before the next one; ranges of a closed
+ * or older epoch are dropped.
+ *
+ * Ordering in QEMU 7.2 (migration/ram.c, migration/savevm.c), as read in
+ * the source:
+ *   qemu_savevm_state_setup()
+ *     ram_save_setup() -> ram_init_bitmaps(), under the BQL:
+ *       memory_global_dirty_log_start()
+ *       BEFORE_BITMAP_SYNC, first sync, AFTER_BITMAP_SYNC   <- epoch 1 opens
+ *     PRECOPY_NOTIFY_SETUP, migration thread, no BQL        <- bounded wait
+ *   bulk pass; ram_save_pending(): BEFORE, sync, AFTER under the BQL
+ *   migration_completion(): VM stopped, PRECOPY_NOTIFY_COMPLETE (BQL),
+ *     ram_save_complete(): BEFORE, final sync, AFTER (VM stopped: no epoch)
+ *   migrate_fd_cleanup(): PRECOPY_NOTIFY_CLEANUP (main loop, BQL)
+ * So SETUP is NOT the first notification: the first BEFORE_BITMAP_SYNC of
+ * a migration is where this device starts the migration (resets counters
+ * and decides whether hints are allowed), and SETUP only waits for the
+ * first epoch's answer so the bulk pass does not send pages about to be
+ * hinted.  Every BEFORE/AFTER_BITMAP_SYNC runs in the migration thread
+ * with the BQL held, as does have_data() (main loop), so closing an epoch
+ * cannot interleave with applying its ranges; s->lock makes that explicit.
+ * The SETUP wait runs without the BQL and without s->lock (see
+ * PvmigState.wait_lock), so its bound holds however long a chunk takes.
+ * Lock order: BQL, s->lock, wait_lock / ram_state->bitmap_mutex.
+ *
+ * The guest is untrusted: every message is validated by the proto decoder
+ * (fixed-size state, ranges ascending within an epoch and below the RAM
+ * span), every range is mapped piece by piece and only plain migratable
+ * RAM is hinted, and the bytes accepted per epoch are capped.  A message
+ * that fails validation stops hinting for the rest of the migration and
+ * the port's input is ignored until the agent reconnects.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/notify.h"
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "qom/object.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#include "exec/target_page.h"
+#include "hw/boards.h"
+#include "hw/qdev-properties.h"
+#include "hw/virtio/virtio-serial.h"
+#include "migration/misc.h"
+#include "migration/migration.h"
+#include "migration/vmstate.h"
+#include "sysemu/runstate.h"
+#include "hw/pvmig/hint-log.h"
+#include "proto/pvmig_proto.h"
+#include "trace.h"
+
+#define TYPE_PVMIG "pvmig"
+OBJECT_DECLARE_SIMPLE_TYPE(PvmigState, PVMIG)
+
+/* Wire PFNs are in units of the guest page size, 4 KiB on x86. */
+#define PVMIG_PAGE_SHIFT 12
+
+/*
+ * Default bounded wait at setup for the first snapshot.  Measured under
+ * TCG on the shared 2-core host, 2 GB guest with 1.2 GB freed after use:
+ * the first epoch is answered and applied 14 ms after its REQUEST (walk
+ * 8.5 ms); with the test-only hint log (PVMIG_HINT_LOG, on in verified
+ * runs) hashing every hinted page, 510 ms.  1 s covers both with room for
+ * a loaded host; a guest later than that only costs the pages the bulk
+ * pass sends before its ranges arrive (they still apply until the window
+ * closes), and a hung agent costs at most this once per migration.
+ */
+#define PVMIG_DEFAULT_HINT_WAIT_MS 1000
+
+/* Bytes accepted per epoch beyond the RAM span's worst-case bitmap size. */
+#define PVMIG_EPOCH_BYTES_SLACK (4 * MiB)
+
+/* Room for a REQUEST and an ERROR that the guest has not taken yet. */
+#define PVMIG_OUT_BUF 512
+
+typedef enum PvmigRefusal {
+    PVMIG_ALLOWED,
+    PVMIG_REFUSED_POSTCOPY,
+    PVMIG_REFUSED_POISON,
+    PVMIG_REFUSED_NO_AGENT,
+    PVMIG_REFUSED_INVALID,
+} PvmigRefusal;
+
+typedef struct PvmigStats {
+    uint64_t epochs;
+    uint64_t ranges;
+    uint64_t pages_hinted;
+    uint64_t pages_cleared;
+    uint64_t pages_not_ram;
+    uint64_t bytes_received;
+    uint64_t hint_latency_us;
+    uint64_t setup_wait_us;
+    uint64_t stale_messages;
+    uint64_t rejected_messages;
+    uint64_t rejected_poison;
+    uint64_t rejected_postcopy;
+    uint64_t rejected_no_agent;
+    uint64_t rejected_invalid;
+} PvmigStats;
+
+struct PvmigState {
+    VirtIOSerialPort parent_obj;
+
+    uint32_t hint_wait_ms;
+    NotifierWithReturn precopy_notifier;
+    PvmigStats stats;
+
+    /*
+     * Guards the migration and epoch state below; held while a chunk's
+     * ranges are applied.  The SETUP wait must keep its bound even while
+     * a long chunk is being applied, so it never takes this lock: it
+     * reads the flags it needs atomically and sleeps under wait_lock,
+     * which writers take only to wake it (lock order: lock, wait_lock).
+     */
+    QemuMutex lock;
+    QemuMutex wait_lock;
+    QemuCond first_epoch_cond;
+
+    /* Per migration: from its first bitmap sync to CLEANUP. */
+    bool active;
+    PvmigRefusal refusal;
+    uint32_t epoch;             /* last epoch issued; never reused */
+    bool window_open;           /* ranges of @epoch are accepted */
+    uint32_t first_epoch;       /* 0: none opened in this migration */
+    bool first_epoch_done;      /* END or ERROR for first_epoch seen */
+    int64_t first_request_ns;
+    uint64_t epoch_bytes;
+    uint64_t epoch_bytes_cap;
+
+    /* The chunk being delivered by the decoder. */
+    bool chunk_apply;
+    uint64_t chunk_ranges;
+    uint64_t chunk_pages;
+    uint64_t chunk_cleared;
+    uint64_t chunk_not_ram;
+
+    /* Last RAM section looked up, valid during one have_data() call. */
+    MemoryRegionSection cached;
+
+    /* Connection with the agent. */
+    bool have_hello;
+    struct pvmig_hello hello;
+    bool broken;                /* invalid input: ignore until reconnect */
+    bool hunting;               /* after incoming migration: resync */
+    uint64_t limit_pfn;
+    struct pvmig_decoder dec;
+
+    uint8_t out[PVMIG_OUT_BUF];
+    size_t out_len;
+};
+
+static const char *pvmig_refusal_str(PvmigRefusal r)
+{
+    switch (r) {
+    case PVMIG_ALLOWED:
+        return "allowed";
+    case PVMIG_REFUSED_POSTCOPY:
+        return "postcopy";
+    case PVMIG_REFUSED_POISON:
+        return "poison";
+    case PVMIG_REFUSED_NO_AGENT:
+        return "no-agent";
+    case PVMIG_REFUSED_INVALID:
+        return "invalid";
+    }
+    return "unknown";
+}
+
+/* Counts one rejected message (or refused migration) under its reason. */
+static void pvmig_count_rejected(PvmigState *s, PvmigRefusal why)
+{
+    switch (why) {
+    case PVMIG_REFUSED_POSTCOPY:
+        s->stats.rejected_postcopy++;
+        break;
+    case PVMIG_REFUSED_POISON:
+        s->stats.rejected_poison++;
+        break;
+    case PVMIG_REFUSED_NO_AGENT:
+        s->stats.rejected_no_agent++;
+        break;
+    case PVMIG_REFUSED_INVALID:
+        s->stats.rejected_invalid++;
+        break;
+    case PVMIG_ALLOWED:
+        return;
+    }
+    s->stats.rejected_messages++;
+    trace_pvmig_rejected(pvmig_refusal_str(why));
+}
+
+/* ---- sending (BQL held: virtio_serial_write touches the virtqueue) ---- */
+
+static void pvmig_flush_out(PvmigState *s)
+{
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(s);
+    ssize_t n;
+
+    if (!s->out_len) {
+        return;
+    }
+    n = virtio_serial_write(port, s->out, s->out_len);
+    if (n <= 0) {
+        return;
+    }
+    memmove(s->out, s->out + n, s->out_len - n);
+    s->out_len -= n;
+}
+
+/*
+ * Queues a whole message or nothing, so the stream stays framed; what the
+ * guest cannot take now goes out from guest_writable().  A dropped
+ * REQUEST only means that epoch gets no answer.
+ */
+static bool pvmig_send(PvmigState *s, const uint8_t *msg, size_t len)
+{
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(s);
+
+    assert(qemu_mutex_iothread_locked());
+    if (!port->guest_connected || s->out_len + len > sizeof(s->out)) {
+        return false;
+    }
+    memcpy(s->out + s->out_len, msg, len);
+    s->out_len += len;
+    pvmig_flush_out(s);
+    if (s->out_len) {
+        trace_pvmig_send_deferred(s->out_len);
+    }
+    return true;
+}
+
+static void pvmig_send_request(PvmigState *s, uint32_t epoch)
+{
+    uint8_t msg[PVMIG_HDR_SIZE];
+    int n = pvmig_build_request(msg, sizeof(msg), epoch);
+    int sent;
+
+    assert(n > 0);
+    sent = pvmig_send(s, msg, n);
+    trace_pvmig_request_sent(epoch, sent);
+}
+
+/* Main loop: sends the REQUEST of the epoch still open, if any. */
+static void pvmig_request_bh(void *opaque)
+{
+    PvmigState *s = opaque;
+    uint32_t epoch;
+    bool open;
+
+    qemu_mutex_lock(&s->lock);
+    open = s->window_open;
+    epoch = s->epoch;
+    qemu_mutex_unlock(&s->lock);
+    if (open) {
+        pvmig_send_request(s, epoch);
+    }
+}
+
+static void pvmig_send_cancel(PvmigState *s, uint32_t epoch)
+{
+    uint8_t msg[PVMIG_HDR_SIZE + 64];
+    int n = pvmig_build_error(msg, sizeof(msg), epoch, PVMIG_ABORT_CANCEL,
+                              "epoch window closed");
+
+    if (n > 0) {
+        pvmig_send(s, msg, n);
+    }
+}
+
+/* ---- epochs ---- */
+
+/* Wakes the SETUP wait after one of the flags it reads changed. */
+static void pvmig_wake_setup(PvmigState *s)
+{
+    qemu_mutex_lock(&s->wait_lock);
+    qemu_cond_broadcast(&s->first_epoch_cond);
+    qemu_mutex_unlock(&s->wait_lock);
+}
+
+/* Called with s->lock held. */
+static void pvmig_close_window(PvmigState *s, const char *why)
+{
+    if (!s->window_open) {
+        return;
+    }
+    qatomic_set(&s->window_open, false);
+    pvmig_wake_setup(s);
+    trace_pvmig_epoch_closed(s->epoch, why);
+}
+
+/* Stops hinting for the rest of this migration. Called with s->lock. */
+static void pvmig_refuse(PvmigState *s, PvmigRefusal why)
+{
+    if (s->active && s->refusal == PVMIG_ALLOWED) {
+        qatomic_set(&s->refusal, why);
+        pvmig_close_window(s, pvmig_refusal_str(why));
+    }
+}
+
+/* Bad input from the guest: count it, then ignore the port until reconnect. */
+static void pvmig_invalid(PvmigState *s, const char *what)
+{
+    qemu_log_mask(LOG_GUEST_ERROR, "pvmig: %s; ignoring the port until the "
+                  "guest reopens it\n", what);
+    trace_pvmig_invalid(what);
+    pvmig_count_rejected(s, PVMIG_REFUSED_INVALID);
+    s->broken = true;
+    pvmig_refuse(s, PVMIG_REFUSED_INVALID);
+}
+
+/* First bitmap sync of a migration: reset counters, decide on hints. */
+static void pvmig_migration_begin(PvmigState *s)
+{
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(s);
+    PvmigRefusal why = PVMIG_ALLOWED;
+
+    memset(&s->stats, 0, sizeof(s->stats));
+    qatomic_set(&s->active, true);
+    qatomic_set(&s->window_open, false);
+    qatomic_set(&s->first_epoch, 0);
+    qatomic_set(&s->first_epoch_done, false);
+    s->first_request_ns = 0;
+
+    /*
+     * Like virtio-balloon's free page hinting: a hinted page is cleared
+     * from the bitmap, so a postcopy destination that faults on it would
+     * wait for a page the source never sends.  Hints stay off whenever
+     * postcopy is possible.
+     */
+    if (migrate_postcopy_ram()) {
+        why = PVMIG_REFUSED_POSTCOPY;
+    } else if (s->broken) {
+        why = PVMIG_REFUSED_INVALID;
+    } else if (!port->guest_connected || !s->have_hello ||
+               !(s->hello.caps & PVMIG_CAP_MODULE) ||
+               !runstate_is_running()) {
+        why = PVMIG_REFUSED_NO_AGENT;
+    } else if ((s->hello.caps & PVMIG_CAP_POISONING) &&
+               s->hello.poison_pattern != 0) {
+        /* The destination's untouched RAM reads as zeros, not the pattern. */
+        why = PVMIG_REFUSED_POISON;
+    }
+    qatomic_set(&s->refusal, why);
+    trace_pvmig_migration_begin(pvmig_refusal_str(why));
+    pvmig_count_rejected(s, why);
+}
+
+/* After a bitmap sync: a new epoch, if the guest can still answer. */
+static void pvmig_open_window(PvmigState *s)
+{
+    uint32_t epoch;
+
+    qemu_mutex_lock(&s->lock);
+    if (!s->active || s->refusal != PVMIG_ALLOWED || s->broken ||
+        !runstate_is_running()) {
+        /*
+         * The sync inside migration_completion() runs with the VM
+         * stopped: no sync follows it, so no window may open.
+         */
+        qemu_mutex_unlock(&s->lock);
+        return;
+    }
+    s->epoch = s->epoch == UINT32_MAX ? 1 : s->epoch + 1;
+    epoch = s->epoch;
+    qatomic_set(&s->window_open, true);
+    s->epoch_bytes = 0;
+    s->stats.epochs++;
+    if (!s->first_epoch) {
+        qatomic_set(&s->first_epoch, epoch);
+        s->first_request_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    }
+    qemu_mutex_unlock(&s->lock);
+
+    /*
+     * 7.2 raises AFTER_BITMAP_SYNC with the BQL held (see the top), so the
+     * REQUEST goes out at once.  Should a caller ever come without it,
+     * defer to the main loop: a late REQUEST only shortens the window.
+     */
+    if (qemu_mutex_iothread_locked()) {
+        pvmig_send_request(s, epoch);
+    } else {
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), pvmig_request_bh, s);
+    }
+}
+
+/* PRECOPY_NOTIFY_SETUP: migration thread, without the BQL. */
+static void pvmig_setup_wait(PvmigState *s)
+{
+    int64_t start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t start = start_ns / SCALE_MS;
+    int64_t deadline = start + qatomic_read(&s->hint_wait_ms);
+    const char *result;
+    int64_t now;
+
+    uint64_t waited_us;
+
+    qemu_mutex_lock(&s->wait_lock);
+    if (!qatomic_read(&s->active) ||
+        qatomic_read(&s->refusal) != PVMIG_ALLOWED ||
+        !qatomic_read(&s->first_epoch)) {
+        qemu_mutex_unlock(&s->wait_lock);
+        trace_pvmig_setup_wait(0, 0, "no-epoch");
+        return;
+    }
+    now = start;
+    while (qatomic_read(&s->window_open) &&
+           !qatomic_read(&s->first_epoch_done) && now < deadline) {
+        qemu_cond_timedwait(&s->first_epoch_cond, &s->wait_lock,
+                            deadline - now);
+        now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    }
+    result = qatomic_read(&s->first_epoch_done) ? "answered" :
+             qatomic_read(&s->window_open) ? "timeout" : "closed";
+    qemu_mutex_unlock(&s->wait_lock);
+    waited_us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start_ns) / SCALE_US;
+    qatomic_set(&s->stats.setup_wait_us, waited_us);
+    trace_pvmig_setup_wait(qatomic_read(&s->first_epoch), waited_us, result);
+}
+
+static void pvmig_migration_end(PvmigState *s, bool cancel)
+{
+    uint32_t epoch = 0;
+
+    qemu_mutex_lock(&s->lock);
+    if (cancel && s->window_open) {
+        epoch = s->epoch;
+    }
+    pvmig_close_window(s, cancel ? "complete" : "cleanup");
+    qemu_mutex_unlock(&s->lock);
+    if (epoch && qemu_mutex_iothread_locked()) {
+        /* Tell the agent to stop a snapshot nobody will read. */
+        pvmig_send_cancel(s, epoch);
+    }
+}
+
+static int pvmig_precopy_notify(NotifierWithReturn *n, void *data)
+{
+    PvmigState *s = container_of(n, PvmigState, precopy_notifier);
+    PrecopyNotifyData *pnd = data;
+
+    switch (pnd->reason) {
+    case PRECOPY_NOTIFY_BEFORE_BITMAP_SYNC:
+        qemu_mutex_lock(&s->lock);
+        if (!s->active) {
+            pvmig_migration_begin(s);
+        }
+        pvmig_close_window(s, "sync");
+        qemu_mutex_unlock(&s->lock);
+        break;
+    case PRECOPY_NOTIFY_AFTER_BITMAP_SYNC:
+        pvmig_open_window(s);
+        break;
+    case PRECOPY_NOTIFY_SETUP:
+        pvmig_setup_wait(s);
+        break;
+    case PRECOPY_NOTIFY_COMPLETE:
+        pvmig_migration_end(s, true);
+        pvmig_hint_log_flush();
+        break;
+    case PRECOPY_NOTIFY_CLEANUP:
+        pvmig_migration_end(s, false);
+        qemu_mutex_lock(&s->lock);
+        if (s->active) {
+            trace_pvmig_migration_end(s->stats.epochs, s->stats.ranges,
+                                      s->stats.pages_hinted,
+                                      s->stats.pages_cleared);
+        }
+        qatomic_set(&s->active, false);
+        qemu_mutex_unlock(&s->lock);
+        pvmig_hint_log_flush();
+        break;
+    default:
+        break;
+    }
+    /* Hints are an optimisation: never fail the migration. */
+    return 0;
+}
+
+/* ---- applying ranges (have_data, BQL and s->lock held) ---- */
+
+static void pvmig_drop_cached(PvmigState *s)
+{
+    if (s->cached.mr) {
+        memory_region_unref(s->cached.mr);
+        s->cached.mr = NULL;
+    }
+}
+
+static bool pvmig_section_hintable(MemoryRegionSection *sec)
+{
+    MemoryRegion *mr = sec->mr;
+
+    return memory_region_is_ram(mr) && !memory_region_is_rom(mr) &&
+           !memory_region_is_romd(mr) && !memory_region_is_ram_device(mr) &&
+           mr->ram_block && qemu_ram_is_migratable(mr->ram_block) &&
+           !(migrate_ignore_shared() && qemu_ram_is_shared(mr->ram_block));
+}
+
+/*
+ * Finds the section holding @gpa, or the next one below @gpa + @len.
+ * Returns false if there is none.
+ */
+static bool pvmig_lookup(PvmigState *s, hwaddr gpa, uint64_t len)
+{
+    MemoryRegionSection *c = &s->cached;
+
+    if (c->mr && gpa >= c->offset_within_address_space &&
+        gpa - c->offset_within_address_space < int128_get64(c->size)) {
+        return true;
+    }
+    pvmig_drop_cached(s);
+    *c = memory_region_find(get_system_memory(), gpa, len);
+    return c->mr != NULL;
+}
+
+/* Hints [gpa, gpa + len): plain RAM pieces only, others are counted. */
+static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
+{
+    const uint64_t page = 1ULL << PVMIG_PAGE_SHIFT;
+
+    while (len) {
+        MemoryRegionSection *c = &s->cached;
+        uint64_t sec_start, sec_len, piece;
+
+        if (!pvmig_lookup(s, gpa, len)) {
+            s->chunk_not_ram += len / page;
+            return;
+        }
+        sec_start = c->offset_within_address_space;
+        if (sec_start > gpa) {
+            /* A hole before the next section. */
+            piece = MIN(sec_start - gpa, len);
+            s->chunk_not_ram += piece / page;
+            gpa += piece;
+            len -= piece;
+            continue;
+        }
+        sec_len = int128_get64(c->size) - (gpa - sec_start);
+        piece = MIN(sec_len, len);
+        if (pvmig_section_hintable(c)) {
+            uint8_t *host = memory_region_get_ram_ptr(c->mr) +
+                            c->offset_within_region + (gpa - sec_start);
+            s->chunk_pages += piece / page;
+            s->chunk_cleared += qemu_guest_free_page_hint(host, piece);
+        } else {
+            s->chunk_not_ram += piece / page;
+        }
+        gpa += piece;
+        len -= piece;
+    }
+}
+
+static void pvmig_dec_hello(void *opaque, const struct pvmig_hello *hello)
+{
+    PvmigState *s = opaque;
+
+    s->hunting = false;
+    trace_pvmig_hello(hello->proto_version, hello->page_size,
+                      hello->max_pfn, hello->caps, hello->poison_pattern);
+    if (hello->page_size != (1u << PVMIG_PAGE_SHIFT)) {
+        pvmig_invalid(s, "HELLO page size is not 4 KiB");
+        return;
+    }
+    s->hello = *hello;
+    s->have_hello = true;
+}
+
+static void pvmig_dec_chunk_begin(void *opaque, uint32_t epoch, uint32_t seq,
+                                  uint32_t nr_ranges)
+{
+    PvmigState *s = opaque;
+
+    s->hunting = false;
+    s->chunk_ranges = s->chunk_pages = s->chunk_cleared = 0;
+    s->chunk_not_ram = 0;
+    s->chunk_apply = !s->broken && s->active && s->window_open &&
+                     epoch == s->epoch && s->refusal == PVMIG_ALLOWED;
+    if (s->chunk_apply) {
+        return;
+    }
+    if (s->active && s->refusal != PVMIG_ALLOWED) {
+        pvmig_count_rejected(s, s->refusal);
+    } else {
+        s->stats.stale_messages++;
+        trace_pvmig_stale_dropped(epoch, seq, s->epoch, s->window_open);
+    }
+}
+
+static void pvmig_dec_range(void *opaque, uint32_t epoch, uint64_t start_pfn,
+                            uint64_t nr_pages)
+{
+    PvmigState *s = opaque;
+
+    if (!s->chunk_apply) {
+        return;
+    }
+    /* The decoder keeps ranges below min(limit_pfn, HELLO max_pfn). */
+    pvmig_apply_range(s, start_pfn << PVMIG_PAGE_SHIFT,
+                      nr_pages << PVMIG_PAGE_SHIFT);
+    s->chunk_ranges++;
+}
+
+static void pvmig_dec_chunk_end(void *opaque, uint32_t epoch, uint32_t seq)
+{
+    PvmigState *s = opaque;
+
+    if (!s->chunk_apply) {
+        return;
+    }
+    s->stats.ranges += s->chunk_ranges;
+    s->stats.pages_hinted += s->chunk_pages;
+    s->stats.pages_cleared += s->chunk_cleared;
+    s->stats.pages_not_ram += s->chunk_not_ram;
+    if (epoch == s->first_epoch) {
+        s->stats.hint_latency_us =
+            (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
+            1000;
+    }
+    trace_pvmig_ranges_applied(epoch, seq, s->chunk_ranges, s->chunk_pages,
+                               s->chunk_cleared, s->chunk_not_ram);
+}
+
+static void pvmig_dec_end(void *opaque, uint32_t epoch,
+                          const struct pvmig_end *end)
+{
+    PvmigState *s = opaque;
+
+    s->hunting = false;
+    trace_pvmig_epoch_end(epoch, end->nr_ranges, end->nr_pages, end->flags,
+                          end->walk_ns, end->agent_ns);
+    if (s->active && epoch == s->first_epoch) {
+        qatomic_set(&s->first_epoch_done, true);
+        pvmig_wake_setup(s);
+    }
+}
+
+static void pvmig_dec_error(void *opaque, uint32_t epoch, uint32_t code,
+                            const char *reason)
+{
+    PvmigState *s = opaque;
+
+    s->hunting = false;
+    trace_pvmig_guest_error(epoch, code, reason);
+    if (s->active && epoch == s->first_epoch) {
+        /* That epoch will not be answered: stop waiting for it. */
+        qatomic_set(&s->first_epoch_done, true);
+        pvmig_wake_setup(s);
+    }
+}
+
+static const struct pvmig_decoder_ops pvmig_decoder_ops = {
+    .hello = pvmig_dec_hello,
+    .chunk_begin = pvmig_dec_chunk_begin,
+    .range = pvmig_dec_range,
+    .chunk_end = pvmig_dec_chunk_end,
+    .end = pvmig_dec_end,
+    .error = pvmig_dec_error,
+};
+
+/* Guest wrote to the port; @buf is any slice of the stream. */
+static ssize_t pvmig_have_data(VirtIOSerialPort *port, const uint8_t *buf,
+                               ssize_t len)
+{
+    PvmigState *s = PVMIG(port);
+    size_t off = 0;
+    int ret;
+
+    qemu_mutex_lock(&s->lock);
+    s->stats.bytes_received += len;
+    if (s->broken) {
+        goto out;
+    }
+    if (s->window_open) {
+        s->epoch_bytes += len;
+        if (s->epoch_bytes > s->epoch_bytes_cap) {
+            pvmig_invalid(s, "too many bytes in one epoch");
+            goto out;
+        }
+    }
+    while (off < (size_t)len) {
+        ret = pvmig_decoder_feed(&s->dec, buf + off, len - off);
+        if (ret == 0) {
+            break;
+        }
+        if (s->hunting) {
+            /*
+             * Just after an incoming migration or a reconnect the stream
+             * may resume in the middle of a message (the tail of what the
+             * old side wrote): count it, skip to the next header.  Ranges
+             * still need a whole validated chunk of an open epoch.
+             */
+            pvmig_count_rejected(s, PVMIG_REFUSED_INVALID);
+            trace_pvmig_invalid(pvmig_strerror(ret));
+            off += MAX(pvmig_decoder_consumed(&s->dec), 1);
+            pvmig_decoder_resync(&s->dec);
+            continue;
+        }
+        pvmig_invalid(s, pvmig_strerror(ret));
+        break;
+    }
+out:
+    pvmig_drop_cached(s);
+    qemu_mutex_unlock(&s->lock);
+    /* Always consume: throttling would let the guest stall its own port. */
+    return len;
+}
+
+static void pvmig_set_guest_connected(VirtIOSerialPort *port, int connected)
+{
+    PvmigState *s = PVMIG(port);
+
+    trace_pvmig_guest_connected(connected);
+    if (connected) {
+        /* The agent sends HELLO after opening; nothing to do until then. */
+        return;
+    }
+    qemu_mutex_lock(&s->lock);
+    s->have_hello = false;
+    s->broken = false;
+    s->out_len = 0;
+    /*
+     * Bytes the old agent wrote may still arrive after the close (data and
+     * control queues are not ordered): hunt for the next message start.
+     */
+    pvmig_decoder_reset(&s->dec);
+    pvmig_decoder_resync(&s->dec);
+    s->hunting = true;
+    /*
+     * The agent went away (killed, restarted): no answer can come for the
+     * open epoch, and a new agent's HELLO is only trusted from the next
+     * migration on, so hinting stops here for this one.
+     */
+    if (s->active && s->refusal == PVMIG_ALLOWED) {
+        pvmig_count_rejected(s, PVMIG_REFUSED_NO_AGENT);
+        pvmig_refuse(s, PVMIG_REFUSED_NO_AGENT);
+    }
+    qemu_mutex_unlock(&s->lock);
+}
+
+static void pvmig_guest_writable(VirtIOSerialPort *port)
+{
+    pvmig_flush_out(PVMIG(port));
+}
+
+/* ---- migration of the device itself ---- */
+
+/*
+ * The agent sends HELLO once per open, so the destination inherits it
+ * (and the epoch counter, which must never repeat) from the source.
+ */
+static int pvmig_post_load(void *opaque, int version_id)
+{
+    PvmigState *s = opaque;
+    uint8_t msg[PVMIG_HDR_SIZE + PVMIG_HELLO_SIZE];
+    int n;
+
+    pvmig_decoder_reset(&s->dec);
+    if (s->have_hello) {
+        /* Replay the HELLO so the decoder accepts the agent's ranges. */
+        n = pvmig_build_hello(msg, sizeof(msg), &s->hello);
+        if (n < 0 || pvmig_decoder_feed(&s->dec, msg, n) != 0) {
+            s->have_hello = false;
+            pvmig_decoder_reset(&s->dec);
+        }
+    }
+    pvmig_decoder_resync(&s->dec);
+    s->hunting = true;
+    return 0;
+}
+
+static const VMStateDescription vmstate_pvmig = {
+    .name = "pvmig",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = pvmig_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(epoch, PvmigState),
+        VMSTATE_BOOL(have_hello, PvmigState),
+        VMSTATE_BOOL(broken, PvmigState),
+        VMSTATE_UINT32(hello.proto_version, PvmigState),
+        VMSTATE_UINT32(hello.page_size, PvmigState),
+        VMSTATE_UINT64(hello.max_pfn, PvmigState),
+        VMSTATE_UINT32(hello.caps, PvmigState),
+        VMSTATE_UINT8(hello.poison_pattern, PvmigState),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* ---- QOM ---- */
+
+static void pvmig_realize(DeviceState *dev, Error **errp)
+{
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(dev);
+    PvmigState *s = PVMIG(dev);
+    MachineState *ms = MACHINE(qdev_get_machine());
+    uint64_t ram_pfns;
+
+    if (port->id == 0) {
+        error_setg(errp, "port number 0 is reserved for virtconsole");
+        return;
+    }
+    if (qemu_target_page_size() != (1u << PVMIG_PAGE_SHIFT)) {
+        error_setg(errp, "pvmig needs a 4 KiB target page size");
+        return;
+    }
+    /*
+     * An upper bound of the guest RAM span: on x86, RAM above the PCI
+     * hole continues at 4 GiB.  Ranges beyond real RAM are still mapped
+     * and skipped piece by piece.
+     */
+    ram_pfns = (ms->maxram_size + 4 * GiB) >> PVMIG_PAGE_SHIFT;
+    s->limit_pfn = ram_pfns;
+    /* Worst honest case: a few bytes per range, ranges at most pfns/2. */
+    s->epoch_bytes_cap = ram_pfns * 2 + PVMIG_EPOCH_BYTES_SLACK;
+
+    qemu_mutex_init(&s->lock);
+    qemu_mutex_init(&s->wait_lock);
+    qemu_cond_init(&s->first_epoch_cond);
+    pvmig_decoder_init(&s->dec, PVMIG_ROLE_HOST, s->limit_pfn,
+                       &pvmig_decoder_ops, s);
+    s->precopy_notifier.notify = pvmig_precopy_notify;
+    precopy_add_notifier(&s->precopy_notifier);
+    virtio_serial_open(port);
+}
+
+static void pvmig_unrealize(DeviceState *dev)
+{
+    PvmigState *s = PVMIG(dev);
+
+    precopy_remove_notifier(&s->precopy_notifier);
+    pvmig_drop_cached(s);
+    qemu_cond_destroy(&s->first_epoch_cond);
+    qemu_mutex_destroy(&s->wait_lock);
+    qemu_mutex_destroy(&s->lock);
+}
+
+static void pvmig_instance_init(Object *obj)
+{
+    PvmigState *s = PVMIG(obj);
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(obj);
+    static const struct {
+        const char *name;
+        size_t offset;
+    } counters[] = {
+        { "stat-epochs", offsetof(PvmigStats, epochs) },
+        { "stat-ranges", offsetof(PvmigStats, ranges) },
+        { "stat-pages-hinted", offsetof(PvmigStats, pages_hinted) },
+        { "stat-pages-cleared", offsetof(PvmigStats, pages_cleared) },
+        { "stat-pages-not-ram", offsetof(PvmigStats, pages_not_ram) },
+        { "stat-bytes-received", offsetof(PvmigStats, bytes_received) },
+        { "stat-hint-latency-us", offsetof(PvmigStats, hint_latency_us) },
+        { "stat-setup-wait-us", offsetof(PvmigStats, setup_wait_us) },
+        { "stat-stale-messages", offsetof(PvmigStats, stale_messages) },
+        { "stat-rejected-messages", offsetof(PvmigStats, rejected_messages) },
+        { "stat-rejected-poison", offsetof(PvmigStats, rejected_poison) },
+        { "stat-rejected-postcopy", offsetof(PvmigStats, rejected_postcopy) },
+        { "stat-rejected-no-agent", offsetof(PvmigStats, rejected_no_agent) },
+        { "stat-rejected-invalid", offsetof(PvmigStats, rejected_invalid) },
+    };
+    size_t i;
+
+    /* The port name the agent looks for, unless name= overrides it. */
+    port->name = g_strdup(PVMIG_PORT_NAME);
+
+    for (i = 0; i < ARRAY_SIZE(counters); i++) {
+        object_property_add_uint64_ptr(obj, counters[i].name,
+                                       (uint64_t *)((uint8_t *)&s->stats +
+                                                    counters[i].offset),
+                                       OBJ_PROP_FLAG_READ);
+    }
+    /* Runtime-tunable (qom-set); read once per migration at setup. */
+    s->hint_wait_ms = PVMIG_DEFAULT_HINT_WAIT_MS;
+    object_property_add_uint32_ptr(obj, "hint-wait-ms", &s->hint_wait_ms,
+                                   OBJ_PROP_FLAG_READWRITE);
+}
+
+static void pvmig_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    VirtIOSerialPortClass *k = VIRTIO_SERIAL_PORT_CLASS(klass);
+
+    dc->desc = "pvmig free-page hints for live migration";
+    dc->vmsd = &vmstate_pvmig;
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    k->realize = pvmig_realize;
+    k->unrealize = pvmig_unrealize;
+    k->have_data = pvmig_have_data;
+    k->set_guest_connected = pvmig_set_guest_connected;
+    k->guest_writable = pvmig_guest_writable;
+}
+
+static const TypeInfo pvmig_info = {
+    .name = TYPE_PVMIG,
+    .parent = TYPE_VIRTIO_SERIAL_PORT,
+    .instance_size = sizeof(PvmigState),
+    .instance_init = pvmig_instance_init,
+    .class_init = pvmig_class_init,
+};
+
+static void pvmig_register_types(void)
+{
+    type_register_static(&pvmig_info);
+}
+
+type_init(pvmig_register_types)
