@@ -17,6 +17,7 @@
 #   FAULTS=always   every run gets at least one driver-side fault
 #   QEMU            QEMU binary (default: the driver's default)
 #   KEEP_GOING=0    stop at the first failing run (default: go on)
+#   DRY_RUN=1       print what each run would do, run nothing
 # Exit status: 0 when every run verified with 0 lost pages and no crash.
 set -uo pipefail
 
@@ -50,7 +51,10 @@ command_line="N=$N SEED=$SEED${MEM_MIN:+ MEM_MIN=$MEM_MIN}${MEM_MAX:+ MEM_MAX=$M
 # A 31-bit LCG: small, the same in every bash, and enough for choosing
 # test parameters.  rnd LO HI sets $R to a value in [LO, HI].
 rng=0
-next_seed() { echo $(( ($1 * 1103515245 + 12345) % 2147483648 )); }
+# Seeds are mixed through a hash, so that one run's draws are never
+# another's shifted by a step.
+hash31() { echo $(( 0x$(printf '%s' "$1" | sha256sum | cut -c1-8) % 2147483648 )); }
+next_seed() { hash31 "next-$1"; }
 rnd() {
 	rng=$(( (rng * 1103515245 + 12345) % 2147483648 ))
 	R=$(( $1 + (rng >> 8) % ($2 - $1 + 1) ))
@@ -61,8 +65,7 @@ pick() { rnd 1 $#; R=${!R}; }			# pick WORD...
 # ----------------------------------------------------------------- a run
 # plan SEED: sets mode, mem, smp, append, bw, downtime, delay, fault args.
 plan() {
-	rng=$1
-	rnd 1 2 >/dev/null	# mix the seed once
+	rng=$(hash31 "plan-$1")
 	pick pvmig pvmig pvmig pvmig pvmig pvmig pvmig pvmig none balloon
 	mode=$R
 	rnd $((MEM_MIN / 128)) $((MEM_MAX / 128)); mem=$((R * 128))
@@ -200,6 +203,11 @@ for ((i = 1; i <= N; i++)); do
 	[ -n "${QEMU:-}" ] && args+=(--qemu "$QEMU")
 	faults="${guest_faults[*]} ${fault_args[*]}"
 	faults=${faults# }
+	if [ "${DRY_RUN:-0}" = 1 ]; then
+		printf '%-4s %-10s %-7s %5s %-44s %s\n' "$i" "$seed" "$mode" "$mem" \
+			"${workload:0:44}" "$faults bw=$bw dt=$downtime delay=$delay"
+		continue
+	fi
 	t0=$SECONDS
 	"$driver" "${args[@]}" >"$work/run-$i.log" 2>&1
 	rc=$?
@@ -233,6 +241,7 @@ for ((i = 1; i <= N; i++)); do
 		[ "$KEEP_GOING" = 1 ] || break
 	fi
 done
+[ "${DRY_RUN:-0}" = 1 ] && exit 0
 summarize "$(date -u +%FT%TZ)"
 jq -r '"soak: \(.runs) runs, \(.passed) passed, \(.failed) failed; lost pages \(.lost_pages); crashes \(.crashes)",
 	"soak: driver faults injected: \(.faults_injected | to_entries | map("\(.key)=\(.value)") | join(" "))",
