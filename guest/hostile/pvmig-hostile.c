@@ -23,11 +23,13 @@
 #include "pvmig_proto.h"
 
 enum attack {
-	GARBAGE, OVERSIZED, OUT_OF_RANGE, OVERLAP, STALE, FLOOD, NR_ATTACKS
+	GARBAGE, OVERSIZED, OUT_OF_RANGE, OVERLAP, STALE, FLOOD,
+	FUTURE, WRAP, DRIBBLE, TRUNCATE, NR_ATTACKS
 };
 
 static const char *const attack_names[NR_ATTACKS] = {
 	"garbage", "oversized", "out-of-range", "overlap", "stale", "flood",
+	"future", "wrap", "dribble", "truncate",
 };
 
 static int port = -1;
@@ -169,6 +171,47 @@ static void attack(enum attack a, uint32_t epoch)
 		} while (t.tv_sec - t0.tv_sec < 2);
 		break;
 	}
+	case FUTURE: {
+		/* An epoch the host has not opened yet: must not be applied. */
+		const uint64_t runs[1][2] = { { 0x30000, 512 } };
+
+		n = ranges_msg(buf, epoch + 1, 0, 0x30000, runs, 1);
+		send_all(buf, n);
+		break;
+	}
+	case WRAP: {
+		/* base + length overflows 64 bits. */
+		const uint64_t runs[1][2] = { { UINT64_MAX - 8, 4096 } };
+
+		n = ranges_msg(buf, epoch, 0, UINT64_MAX - 8, runs, 1);
+		send_all(buf, n);
+		break;
+	}
+	case DRIBBLE: {
+		/*
+		 * A stale-epoch message one byte per write: the host gets it in
+		 * as many slices and must still frame it (and drop it).
+		 */
+		const uint64_t runs[1][2] = { { 0x20000, 512 } };
+		const struct timespec gap = { 0, 2000000 };
+
+		n = ranges_msg(buf, epoch - 1, 0, 0x20000, runs, 1);
+		for (size_t i = 0; i < n; i++) {
+			send_all(buf + i, 1);
+			nanosleep(&gap, NULL);
+		}
+		break;
+	}
+	case TRUNCATE:
+		/*
+		 * Half a header, then hang up: the host must forget the partial
+		 * message, or the HELLO after the reopen is misframed.
+		 */
+		pvmig_hdr_write(buf, &h);
+		send_all(buf, PVMIG_HDR_SIZE / 2);
+		close(port);
+		port = -1;
+		break;
 	case NR_ATTACKS:
 		break;
 	}
@@ -213,7 +256,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		printf("usage: pvmig-hostile [ATTACK|all] [PORT]\n"
-		       "attacks: garbage oversized out-of-range overlap stale flood\n");
+		       "attacks: garbage oversized out-of-range overlap stale flood\n"
+		       "         future wrap dribble truncate\n");
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "all")) {

@@ -95,7 +95,7 @@ plan() {
 	guest_faults=() fault_args=()
 	if [ "$mode" = pvmig ]; then
 		if chance 12; then
-			pick all garbage oversized out-of-range overlap stale flood
+			pick all all garbage oversized out-of-range overlap stale flood future wrap dribble truncate
 			append+=" pvmig.agent=0 pvmig.hostile=$R"; guest_faults+=("hostile:$R")
 		else
 			chance 20 && { append+=" pvmig.agent_chaos=1"; guest_faults+=(agent_kill); }
