@@ -18,6 +18,8 @@
 #   QEMU            QEMU binary (default: the driver's default)
 #   KEEP_GOING=0    stop at the first failing run (default: go on)
 #   DRY_RUN=1       print what each run would do, run nothing
+#   STOP_AT=EPOCH   start no run after this time (date +%s); the summary
+#                   then says stopped_early and how many runs were planned
 # Exit status: 0 when every run verified with 0 lost pages and no crash.
 set -uo pipefail
 
@@ -127,7 +129,8 @@ summarize() {
 	local finished=$1
 	jq -n --slurpfile meta "$meta_json" --slurpfile runs <(if [ -s "$runs_json" ]; then cat "$runs_json"; else echo '[]'; fi) \
 		--arg cmd "$command_line" --argjson seed "$SEED" --arg started "$started" \
-		--arg finished "$finished" --arg qemu "${QEMU:-}" '
+		--arg finished "$finished" --arg qemu "${QEMU:-$(readlink -f "$top/build/qemu/qemu-system-x86_64")}" \
+		--argjson planned "$N" --argjson early "${stopped_early:-false}" '
 	($runs[0] // []) as $r |
 	[ $meta[] as $m | ($r | map(select(.scenario == $m.scenario)) | .[0]) as $o |
 	  $m + {
@@ -150,7 +153,7 @@ summarize() {
 	  } ] as $per |
 	{
 	  command: $cmd, master_seed: $seed, started: $started, finished: $finished,
-	  qemu: $qemu,
+	  qemu: $qemu, runs_planned: $planned, stopped_early: $early,
 	  runs: ($per | length),
 	  passed: ($per | map(select(.result == "pass")) | length),
 	  failed: ($per | map(select(.result != "pass")) | length),
@@ -192,7 +195,13 @@ echo "soak: command: $command_line"
 printf '%-4s %-10s %-7s %5s %-44s %-30s %-12s %5s %7s\n' \
 	run seed mode MiB workload faults result lost time_s
 fail=0 seed=$SEED
+stopped_early=false
 for ((i = 1; i <= N; i++)); do
+	if [ -n "${STOP_AT:-}" ] && [ "$(date +%s)" -ge "$STOP_AT" ]; then
+		echo "soak: STOP_AT reached, $((i - 1)) of $N runs done"
+		stopped_early=true
+		break
+	fi
 	[ "$i" -gt 1 ] && seed=$(next_seed "$seed")
 	plan "$seed"
 	scenario="soak-$SEED-$i"
