@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Plots medians of verified runs: one PNG per scenario for total time and
-# one for bytes sent, bars per mode over guest sizes, the in-use memory (the
-# physical limit for bytes) drawn as a line.
+# one for bytes sent, bars per mode over guest sizes, the in-use memory (guest
+# RAM minus its free memory: the physical limit for bytes) drawn as a line.
 #   plot.sh RESULTS.json OUT_DIR
 set -euo pipefail
 json=$1 outdir=$2
@@ -17,7 +17,7 @@ jq -r '
   | group_by([.scenario, .guest_mb, .mode])[]
   | [.[0].scenario, .[0].guest_mb, .[0].mode,
      (map(.total_ms) | median), (map(.transferred_bytes / 1048576) | median),
-     (map(.guest_used_kb / 1024) | median)] | @tsv' "$json" >"$tmp/all.tsv"
+     (map((.guest_mb * 1024 - .guest_free_kb) / 1024) | median)] | @tsv' "$json" >"$tmp/all.tsv"
 
 for scenario in $(cut -f1 "$tmp/all.tsv" | sort -u); do
 	modes=$(awk -v s="$scenario" '$1 == s { print $3 }' "$tmp/all.tsv" | sort -u | tr '\n' ' ')
