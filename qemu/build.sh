@@ -37,7 +37,7 @@ mkdir -p "$cache/src" || die "cannot create $cache (set PVMIG_CACHE to a writabl
 
 # Hash of qemu/ and proto/: relative path and content of each file, sorted.
 src_hash=$(cd "$repo" &&
-	find qemu proto -type f ! -name '*~' ! -name '.*.swp' -print0 |
+	find qemu proto -type f ! -name '*~' ! -name '.*.swp' ! -path '*/__pycache__/*' -print0 |
 	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 entry="$cache/qemu-$src_hash"
 binary="$entry/build/qemu-system-x86_64"
