@@ -4,7 +4,7 @@
 #
 # QEMU's source comes from Debian's source package, fetched once into
 # $PVMIG_CACHE/src.  Each build lives in $PVMIG_CACHE/qemu-<hash>, where
-# <hash> covers every file under qemu/ and proto/ (both are compiled into
+# <hash> covers build.sh, patches/, hw/ and proto/*.[ch] (all compiled into
 # QEMU), so an edit to either gives a fresh build and an unchanged tree
 # reuses the old one.  A build entry counts as valid only when its stamp
 # (written last) exists and its binary answers --version.
@@ -35,9 +35,12 @@ done
 
 mkdir -p "$cache/src" || die "cannot create $cache (set PVMIG_CACHE to a writable directory)"
 
-# Hash of qemu/ and proto/: relative path and content of each file, sorted.
+# Hash of what goes into the binary: this script, the patches, our device
+# sources and the wire-format library (not the tests or docs of either, so
+# editing a test does not cost a QEMU build).
 src_hash=$(cd "$repo" &&
-	find qemu proto -type f ! -name '*~' ! -name '.*.swp' ! -path '*/__pycache__/*' -print0 |
+	{ find qemu/build.sh qemu/patches qemu/hw -type f ! -name '*~' ! -name '.*.swp' -print0
+	  find proto -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) -print0; } |
 	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 entry="$cache/qemu-$src_hash"
 binary="$entry/build/qemu-system-x86_64"

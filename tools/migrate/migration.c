@@ -59,6 +59,26 @@ static void inject(struct run *r, struct fault *f, int64_t t0)
 	json_decref(ret);
 }
 
+/*
+ * A reset that QEMU handles only after the source stopped for the last
+ * time resets the source after everything was sent (QEMU then leaves it in
+ * prelaunch, not postmigrate, and reloads ROMs into its RAM): the two
+ * sides no longer hold the same guest, so that attempt proves nothing and
+ * is retried like a cancelled one.
+ */
+static bool reset_after_completion(struct run *r)
+{
+	char st[32];
+
+	sleep_ms(200);	/* the reset request is handled by QEMU's main loop */
+	run_status(r, &r->src, st, sizeof(st));
+	if (strcmp(st, "prelaunch"))
+		return false;
+	warn("fault: the reset hit the source after the migration completed "
+	     "(source in prelaunch): retrying");
+	return true;
+}
+
 /* A cancel or a dead destination ends the attempt; the source must live. */
 static bool ends_attempt(const struct fault *f)
 {
@@ -137,6 +157,11 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 				json_decref(q);
 				return EXIT_RETRY;
 			}
+			if (f && f->injected && f->kind == FAULT_RESET &&
+			    reset_after_completion(r)) {
+				json_decref(q);
+				return EXIT_RETRY;
+			}
 			*final = q;
 			return EXIT_OK;
 		}
@@ -202,7 +227,8 @@ static const char *const pvmig_counters[] = {
 	"stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
 	"stat-setup-wait-us", "stat-stale-messages", "stat-rejected-messages",
 	"stat-rejected-poison", "stat-rejected-postcopy",
-	"stat-rejected-no-agent", "stat-rejected-invalid", "hint-wait-ms",
+	"stat-rejected-no-agent", "stat-rejected-invalid",
+	"stat-rejected-dirty-log", "hint-wait-ms",
 };
 
 /* The pvmig device's counters on the source (they describe its send). */

@@ -58,6 +58,7 @@
 #include "qemu/module.h"
 #include "qemu/notify.h"
 #include "qemu/thread.h"
+#include "sysemu/kvm.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
@@ -106,6 +107,7 @@ typedef enum PvmigRefusal {
     PVMIG_REFUSED_POISON,
     PVMIG_REFUSED_NO_AGENT,
     PVMIG_REFUSED_INVALID,
+    PVMIG_REFUSED_DIRTY_LOG,
 } PvmigRefusal;
 
 typedef struct PvmigStats {
@@ -123,6 +125,7 @@ typedef struct PvmigStats {
     uint64_t rejected_postcopy;
     uint64_t rejected_no_agent;
     uint64_t rejected_invalid;
+    uint64_t rejected_dirty_log;
 } PvmigStats;
 
 struct PvmigState {
@@ -189,6 +192,8 @@ static const char *pvmig_refusal_str(PvmigRefusal r)
         return "no-agent";
     case PVMIG_REFUSED_INVALID:
         return "invalid";
+    case PVMIG_REFUSED_DIRTY_LOG:
+        return "dirty-log";
     }
     return "unknown";
 }
@@ -208,6 +213,9 @@ static void pvmig_count_rejected(PvmigState *s, PvmigRefusal why)
         break;
     case PVMIG_REFUSED_INVALID:
         s->stats.rejected_invalid++;
+        break;
+    case PVMIG_REFUSED_DIRTY_LOG:
+        s->stats.rejected_dirty_log++;
         break;
     case PVMIG_ALLOWED:
         return;
@@ -356,6 +364,19 @@ static void pvmig_migration_begin(PvmigState *s)
      */
     if (migrate_postcopy_ram()) {
         why = PVMIG_REFUSED_POSTCOPY;
+    } else if (kvm_enabled() && !kvm_dirty_ring_enabled()) {
+        /*
+         * The safety rule needs every guest write after the request to be
+         * in the dirty log at the next sync.  KVM's dirty bitmap with
+         * manual protect (the default) is re-armed lazily, per chunk, just
+         * before the chunk is sent, and qemu_guest_free_page_hint() re-arms
+         * it for the hinted range: a page reported free, reused and written
+         * before that would not be logged again, so the write would be
+         * lost.  TCG (and KVM's dirty ring) re-arm at the sync itself.
+         * Until the log is re-armed eagerly before each REQUEST, and that
+         * is tested on KVM, send everything.
+         */
+        why = PVMIG_REFUSED_DIRTY_LOG;
     } else if (s->broken) {
         why = PVMIG_REFUSED_INVALID;
     } else if (!port->guest_connected || !s->have_hello ||
@@ -883,6 +904,8 @@ static void pvmig_instance_init(Object *obj)
         { "stat-rejected-postcopy", offsetof(PvmigStats, rejected_postcopy) },
         { "stat-rejected-no-agent", offsetof(PvmigStats, rejected_no_agent) },
         { "stat-rejected-invalid", offsetof(PvmigStats, rejected_invalid) },
+        { "stat-rejected-dirty-log",
+          offsetof(PvmigStats, rejected_dirty_log) },
     };
     size_t i;
 
