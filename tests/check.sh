@@ -33,7 +33,7 @@ unit() {
 	local name=$1
 	shift
 	run "$name" "$@"
-	grep -E '^\[  (PASSED|FAILED) \]|tests? (passed|failed)' "$logs/$name.log" | sed 's/^/    /'
+	grep -E '^\[(=+| +(PASSED|FAILED) +)\]' "$logs/$name.log" | sed 's/^/    /'
 }
 
 unit unit-proto make -C proto check
