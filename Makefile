@@ -76,6 +76,10 @@ bench: qemu guest tools
 bench-module: qemu guest
 	guest/module/bench/run.sh
 
+# N randomized, verified migrations with faults (SEED= replays a run).
+soak: qemu guest tools
+	N=$(or $(N),20) $(if $(SEED),SEED=$(SEED)) tools/soak/run.sh
+
 install:
 	$(MAKE) -C guest/agent install DESTDIR=$(DESTDIR)
 
