@@ -63,6 +63,9 @@ static int recover(struct run *r, json_t *ev)
 		if (!strcmp(st, "running") || !strcmp(st, "postmigrate") ||
 		    now_ms() > deadline)
 			break;
+		/* A source reset after it completed waits in prelaunch: run it. */
+		if (!strcmp(st, "prelaunch"))
+			json_decref(cmd(r, &r->src, "cont", NULL));
 		sleep_ms(POLL_MS);
 	}
 	json_object_set_new(ev, "src_status_after", json_string(st));
@@ -122,6 +125,8 @@ int migrate_hop(struct run *r, unsigned hop, json_t **final)
 			     fault_names[f.kind]);
 		}
 		json_object_set_new(ev, "outcome", json_string(
+			rc == EXIT_RETRY && f.kind == FAULT_RESET ?
+			"reset after completion, retried" :
 			rc == EXIT_RETRY ? "retried" : rc == EXIT_OK ?
 			"completed" : "failed"));
 		if (rc != EXIT_RETRY)

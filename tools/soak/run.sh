@@ -175,14 +175,16 @@ summarize() {
 	}' >"$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 }
 
-classify() {	# classify RC RESULT_OBJECT_JSON -> pass|lost|guest-check|crash|source-stopped|timeout|infra
-	local rc=$1 obj=$2 err lost
+classify() {	# classify RC RESULT_OBJECT_JSON LOG -> pass|lost|guest-check|crash|source-stopped|timeout|infra
+	local rc=$1 obj=$2 log=$3 err lost
 	lost=$(jq -r '.pages_lost // 0' <<<"$obj" 2>/dev/null)
 	err=$(jq -r '.error // ""' <<<"$obj" 2>/dev/null)
 	if [ "$rc" = 0 ]; then echo pass
 	elif [ "${lost:-0}" != 0 ] && [ "${lost:-0}" != null ]; then echo lost
+	elif [[ $err == *"QEMU died"* ]] ||
+	     grep -qE 'QEMU (exited|killed by signal|ended).*during the guest check' "$log"; then
+		echo crash
 	elif [ "$rc" = 1 ]; then echo guest-check
-	elif [[ $err == *"QEMU died"* ]]; then echo crash
 	elif [[ $err == *"not running, after"* ]]; then echo source-stopped
 	elif [[ $err == *"timed out"* || $err == *"within"* ]]; then echo timeout
 	else echo infra
@@ -222,7 +224,7 @@ for ((i = 1; i <= N; i++)); do
 	rc=$?
 	secs=$((SECONDS - t0))
 	obj=$(jq -c --arg s "$scenario" 'map(select(.scenario == $s)) | .[0] // {}' "$runs_json" 2>/dev/null || echo '{}')
-	result=$(classify "$rc" "$obj")
+	result=$(classify "$rc" "$obj" "$work/run-$i.log")
 	lost=$(jq -r '.pages_lost // "-"' <<<"$obj")
 	replay="SEED=$seed N=1 tools/soak/run.sh"
 	jq -nc --argjson run "$i" --argjson seed "$seed" --arg scenario "$scenario" \
