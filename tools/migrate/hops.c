@@ -6,7 +6,8 @@
  * on and on, each hop into a fresh QEMU and each hop verified.
  *
  * What must hold after a failed attempt: the source QEMU is alive and its
- * guest runs again; the retry then has to lose nothing like any other run.
+ * guest runs again (resumed by us if the destination died after the source
+ * had finished); the retry then has to lose nothing like any other run.
  */
 #include "run.h"
 
@@ -47,8 +48,6 @@ static void count_fault(struct run *r, const char *kind)
 /*
  * After a cancelled or failed attempt: the source must still be there and
  * its guest running (QEMU restarts a VM whose migration did not finish).
- * A destination killed just after the source finished leaves the source
- * in postmigrate, from where it can be migrated again too.
  */
 static int recover(struct run *r, json_t *ev)
 {
@@ -60,12 +59,19 @@ static int recover(struct run *r, json_t *ev)
 		if (!qemu_alive(&r->src.proc))
 			return died(r);
 		run_status(r, &r->src, st, sizeof(st));
-		if (!strcmp(st, "running") || !strcmp(st, "postmigrate") ||
-		    now_ms() > deadline)
+		if (!strcmp(st, "running") || now_ms() > deadline)
 			break;
-		/* A source reset after it completed waits in prelaunch: run it. */
-		if (!strcmp(st, "prelaunch"))
+		/*
+		 * A source whose destination died after it had sent everything
+		 * waits in postmigrate (QEMU will not migrate it from there),
+		 * one reset after completion in prelaunch: the source still
+		 * holds the guest, so resume it, as management software would.
+		 */
+		if (!strcmp(st, "postmigrate") || !strcmp(st, "prelaunch")) {
+			json_object_set_new(ev, "src_status_before_cont",
+					    json_string(st));
 			json_decref(cmd(r, &r->src, "cont", NULL));
+		}
 		sleep_ms(POLL_MS);
 	}
 	json_object_set_new(ev, "src_status_after", json_string(st));
@@ -77,7 +83,7 @@ static int recover(struct run *r, json_t *ev)
 	json_decref(q);
 	if (r->o.mode == MODE_PVMIG)
 		json_object_set_new(ev, "pvmig", read_pvmig(r));
-	if (strcmp(st, "running") && strcmp(st, "postmigrate"))
+	if (strcmp(st, "running"))
 		return infra_fail(r, "source is '%s', not running, after the "
 				  "interrupted migration", st);
 
