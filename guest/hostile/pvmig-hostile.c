@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pvmig_internal.h"
 #include "pvmig_proto.h"
 
 enum attack {
@@ -34,12 +35,6 @@ static const char *const attack_names[NR_ATTACKS] = {
 
 static int port = -1;
 static uint64_t max_pfn;
-
-static void put_le(uint8_t *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Write everything; a closed host end is not an error for a liar. */
 static void send_all(const void *buf, size_t len)
@@ -73,20 +68,6 @@ static void send_hello(void)
 		send_all(buf, (size_t)n);
 }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	do {
-		p[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			p[n] |= 0x80;
-		n++;
-	} while (v);
-	return n;
-}
-
 /* One RANGES message with run items, built by hand so it can be wrong. */
 static size_t ranges_msg(uint8_t *buf, uint32_t epoch, uint32_t seq,
 			 uint64_t base, const uint64_t (*runs)[2], int nr)
@@ -98,15 +79,15 @@ static size_t ranges_msg(uint8_t *buf, uint32_t epoch, uint32_t seq,
 	uint8_t *p = buf + PVMIG_HDR_SIZE;
 	uint64_t prev = base;
 
-	put_le(p, seq, 4);
-	put_le(p + 4, (uint64_t)nr, 4);
-	put_le(p + 8, base, 8);
+	pvmig_put32(p, seq);
+	pvmig_put32(p + 4, (uint32_t)nr);
+	pvmig_put64(p + 8, base);
 	p += PVMIG_RANGES_HDR_SIZE;
 	for (int i = 0; i < nr; i++) {
 		uint64_t gap = runs[i][0] >= prev ? runs[i][0] - prev : 0;
 
-		p += put_varint(p, gap << 1);
-		p += put_varint(p, runs[i][1] - 1);
+		p += pvmig_varint_put(p, gap << 1);
+		p += pvmig_varint_put(p, runs[i][1] - 1);
 		prev = runs[i][0] + runs[i][1];
 	}
 	h.length = (uint32_t)(p - buf - PVMIG_HDR_SIZE);
