@@ -8,13 +8,26 @@
 # QEMU), so an edit to either gives a fresh build and an unchanged tree
 # reuses the old one.  A build entry counts as valid only when its stamp
 # (written last) exists and its binary answers --version.
+#
+# PVMIG_QEMU_VARIANT=asan builds the same sources with AddressSanitizer and
+# UndefinedBehaviorSanitizer (QEMU's --enable-sanitizers) into
+# $PVMIG_CACHE/qemu-asan-<hash>, linked as build/qemu-asan/qemu-system-x86_64,
+# for the end-to-end test that feeds the device hostile guest input.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 cache=${PVMIG_CACHE:-/var/cache/pvmig}
 jobs=${PVMIG_JOBS:-2}
-link_dir="$repo/build/qemu"
+variant=${PVMIG_QEMU_VARIANT:-default}
+case $variant in
+default) variant_cfg=() entry_prefix=qemu link_dir="$repo/build/qemu" ;;
+asan)	variant_cfg=(--enable-sanitizers) entry_prefix=qemu-asan
+	link_dir="$repo/build/qemu-asan" ;;
+*)	printf 'qemu/build.sh: error: PVMIG_QEMU_VARIANT must be default or asan, not "%s"\n' \
+		"$variant" >&2
+	exit 2 ;;
+esac
 
 log() { printf 'qemu/build.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -42,7 +55,7 @@ src_hash=$(cd "$repo" &&
 	{ find qemu/build.sh qemu/patches qemu/hw -type f ! -name '*~' ! -name '.*.swp' -print0
 	  find proto -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) -print0; } |
 	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
-entry="$cache/qemu-$src_hash"
+entry="$cache/$entry_prefix-$src_hash"
 binary="$entry/build/qemu-system-x86_64"
 
 entry_valid() {
@@ -124,14 +137,14 @@ cp -a "$repo"/proto/. "$entry/src/hw/pvmig/proto/"
 	echo ")"
 } >"$entry/src/hw/pvmig/proto/meson.build"
 
-log "configuring (x86_64-softmmu only)"
+log "configuring (x86_64-softmmu only, variant $variant)"
 mkdir -p "$entry/build"
 (cd "$entry/build" && ../src/configure \
 	--target-list=x86_64-softmmu \
 	--without-default-features \
 	--enable-tcg --enable-slirp --enable-fdt=system \
 	--enable-trace-backends=log \
-	--disable-docs --disable-install-blobs) \
+	--disable-docs --disable-install-blobs "${variant_cfg[@]}") \
 	>"$entry/configure.log" 2>&1 ||
 	fail_with_log configure "$entry/configure.log"
 
