@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "console.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,4 +109,46 @@ void console_poll(struct console *c)
 		}
 	}
 	close(fd);
+}
+
+bool console_fault_counters(const char *line, json_t *acc)
+{
+	const char *p = strstr(line, "PVMIG-FAULT ");
+
+	if (!p)
+		return false;
+	p += strlen("PVMIG-FAULT ");
+	while (*p) {
+		char key[32];
+		size_t n = 0;
+		unsigned long long v;
+		char *end;
+		json_t *old;
+
+		while (*p == ' ')
+			p++;
+		while ((isalnum((unsigned char)*p) || *p == '_') && n < sizeof(key) - 1)
+			key[n++] = *p++;
+		key[n] = '\0';
+		if (!n || *p != '=' || !isdigit((unsigned char)p[1]))
+			break;	/* not key=number: ignore the rest */
+		v = strtoull(p + 1, &end, 10);
+		p = end;
+		old = json_object_get(acc, key);
+		if (!old || json_integer_value(old) < (json_int_t)v)
+			json_object_set_new(acc, key, json_integer((json_int_t)v));
+	}
+	return true;
+}
+
+void console_file_fault_counters(const char *path, json_t *acc)
+{
+	char line[1024];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		console_fault_counters(line, acc);
+	fclose(f);
 }

@@ -2,6 +2,7 @@
 #ifndef PVMIG_MIGRATE_CONSOLE_H
 #define PVMIG_MIGRATE_CONSOLE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,5 +37,15 @@ void console_scan_line(struct console_state *st, const char *line);
 /* Reads what was appended since the last call and scans complete lines. */
 void console_poll(struct console *c);
 bool console_failed(const struct console_state *st);
+
+/*
+ * Guest-side fault injection reports its counters as
+ * "PVMIG-FAULT key=value ...", cumulative since boot.  Folds such a line
+ * into @acc, keeping the largest value per key (the guest keeps counting
+ * across hops, so the largest is the total).  Returns false for other lines.
+ */
+bool console_fault_counters(const char *line, json_t *acc);
+/* Folds every PVMIG-FAULT line of a console file into @acc. */
+void console_file_fault_counters(const char *path, json_t *acc);
 
 #endif

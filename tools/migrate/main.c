@@ -70,6 +70,35 @@ static void atexit_cleanup(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* The guest's fault-injection counters, from every console of the run. */
+static void collect_guest_faults(struct run *r)
+{
+	json_t *acc = json_object();
+	static const char suffix[] = ".console";
+
+	console_file_fault_counters(r->src.con.path, acc);
+	console_file_fault_counters(r->dst.con.path, acc);
+	for (int i = 0; i < r->files.n; i++) {
+		const char *f = r->files.v[i];
+		size_t n = strlen(f);
+
+		if (n > sizeof(suffix) - 1 &&
+		    !strcmp(f + n - (sizeof(suffix) - 1), suffix))
+			console_file_fault_counters(f, acc);
+	}
+	json_object_set_new(r->out, "guest_faults", acc);
+}
+
+/* The file a path names in the end, so a result says which build ran. */
+static json_t *resolved(const char *path)
+{
+	char *p = realpath(path, NULL);
+	json_t *v = json_string(p ? p : path);
+
+	free(p);
+	return v;
+}
+
 static void init_output(struct run *r)
 {
 	const struct opts *o = &r->o;
@@ -90,6 +119,9 @@ static void init_output(struct run *r)
 			   "bandwidth_mibs", (json_int_t)o->bandwidth_mibs,
 			   "downtime_limit_ms", (json_int_t)o->downtime_ms,
 			   "qemu", o->qemu, "timestamp", stamp);
+	json_object_set_new(r->out, "qemu_binary", resolved(o->qemu));
+	json_object_set_new(r->out, "guest_kernel", resolved(o->kernel));
+	json_object_set_new(r->out, "guest_initrd", resolved(o->initrd));
 	json_object_set_new(r->out, "status", json_string("not-started"));
 	/* Fixed key order; values stay null if the run never gets there. */
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)
@@ -133,6 +165,7 @@ int main(int argc, char **argv)
 		json_object_set_new(r->out, "verified", json_false());
 
 	g_run = NULL;
+	collect_guest_faults(r);
 	teardown(r, rc != EXIT_OK);
 	if (rc != EXIT_OK || r->o.keep)
 		json_object_set_new(r->out, "workdir", json_string(r->workdir));

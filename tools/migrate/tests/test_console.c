@@ -86,6 +86,25 @@ static void test_poll_handles_partial_lines(void **state)
 	free(path);
 }
 
+static void test_fault_counters(void **state)
+{
+	json_t *acc = json_object();
+
+	(void)state;
+	assert_false(console_fault_counters("PVMIG-READY used_kb=1 free_kb=2", acc));
+	assert_true(console_fault_counters("[ 9.1] PVMIG-FAULT rmmod_tries=10 rmmod_busy=3\r\n", acc));
+	assert_true(console_fault_counters("PVMIG-FAULT rmmod_tries=20 rmmod_busy=2", acc));
+	/* A later, smaller value (a fresh count) never lowers the total. */
+	assert_int_equal(json_integer_value(json_object_get(acc, "rmmod_tries")), 20);
+	assert_int_equal(json_integer_value(json_object_get(acc, "rmmod_busy")), 3);
+	/* Garbage ends the parse; what came before it counts. */
+	assert_true(console_fault_counters("PVMIG-FAULT a=1 b=x c=3", acc));
+	assert_int_equal(json_integer_value(json_object_get(acc, "a")), 1);
+	assert_null(json_object_get(acc, "b"));
+	assert_null(json_object_get(acc, "c"));
+	json_decref(acc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +112,7 @@ int main(void)
 		cmocka_unit_test(test_check_lines),
 		cmocka_unit_test(test_failure_lines),
 		cmocka_unit_test(test_poll_handles_partial_lines),
+		cmocka_unit_test(test_fault_counters),
 	};
 
 	return cmocka_run_group_tests_name("console", tests, NULL, NULL);
