@@ -47,6 +47,14 @@ runs_json=$work/runs.json	# the driver's result objects
 meta_json=$work/meta.jsonl	# what the soak chose for each run, one per line
 : >"$meta_json"
 started=$(date -u +%FT%TZ)
+# What ran: the commit, and hashes of the QEMU binary and the guest image
+# (the driver also records each run's resolved paths).
+sha() { sha256sum "$1" 2>/dev/null | cut -c1-16; }
+commit=$(git -C "$top" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+git -C "$top" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
+qemu_sha=$(sha "$(readlink -f "${QEMU:-$top/build/qemu/qemu-system-x86_64}")")
+kernel_sha=$(sha "$top/build/guest/vmlinuz")
+initrd_sha=$(sha "$top/build/guest/initramfs.cpio.gz")
 command_line="N=$N SEED=$SEED${MEM_MIN:+ MEM_MIN=$MEM_MIN}${MEM_MAX:+ MEM_MAX=$MEM_MAX} FAULTS=$FAULTS tools/soak/run.sh"
 
 # ---------------------------------------------------------------- random
@@ -92,6 +100,10 @@ plan() {
 	pick 0 0 0.5 1 2 3 5 8; delay=$R
 	pick 64 128 256 512 1024 4096; bw=$R
 	pick 50 100 300 300 1000; downtime=$R
+	# A limit pair that cannot converge under a writing workload proves
+	# nothing and ends in a timeout: let the final stop-and-copy move at
+	# least 32 MiB within the downtime limit.
+	[ $((bw * downtime)) -lt 32000 ] && downtime=$(((32000 + bw - 1) / bw))
 
 	# Faults.  Guest side only where the agent runs (mode pvmig).
 	guest_faults=() fault_args=()
@@ -130,7 +142,9 @@ summarize() {
 	jq -n --slurpfile meta "$meta_json" --slurpfile runs <(if [ -s "$runs_json" ]; then cat "$runs_json"; else echo '[]'; fi) \
 		--arg cmd "$command_line" --argjson seed "$SEED" --arg started "$started" \
 		--arg finished "$finished" --arg qemu "${QEMU:-$(readlink -f "$top/build/qemu/qemu-system-x86_64")}" \
-		--argjson planned "$N" --argjson early "${stopped_early:-false}" '
+		--argjson planned "$N" --argjson early "${stopped_early:-false}" \
+		--arg commit "$commit" --arg qemu_sha "$qemu_sha" --arg initrd_sha "$initrd_sha" \
+		--arg kernel_sha "$kernel_sha" '
 	($runs[0] // []) as $r |
 	[ $meta[] as $m | ($r | map(select(.scenario == $m.scenario)) | .[0]) as $o |
 	  $m + {
@@ -148,12 +162,17 @@ summarize() {
 	    rejected: (if $o.pvmig then {invalid: $o.pvmig.rejected_invalid,
 	        no_agent: $o.pvmig.rejected_no_agent, stale: $o.pvmig.stale_messages,
 	        messages: $o.pvmig.rejected_messages} else null end),
+	    guest_fault_counters: ($o.guest_faults // {}),
+	    qemu_binary: ($o.qemu_binary // null),
+	    guest_initrd: ($o.guest_initrd // null),
 	    error: ($o.error // null),
 	    workdir: ($o.workdir // null)
 	  } ] as $per |
 	{
 	  command: $cmd, master_seed: $seed, started: $started, finished: $finished,
-	  qemu: $qemu, runs_planned: $planned, stopped_early: $early,
+	  commit: $commit, qemu: $qemu, qemu_sha256: $qemu_sha,
+	  guest_kernel_sha256: $kernel_sha, guest_initrd_sha256: $initrd_sha,
+	  runs_planned: $planned, stopped_early: $early,
 	  runs: ($per | length),
 	  passed: ($per | map(select(.result == "pass")) | length),
 	  failed: ($per | map(select(.result != "pass")) | length),
@@ -169,6 +188,8 @@ summarize() {
 	      | map({key: .[0], value: length}) | from_entries),
 	  hostile_attacks: ($per | map(.guest_faults[] | select(startswith("hostile:")) | sub("hostile:"; ""))
 	      | group_by(.) | map({key: .[0], value: length}) | from_entries),
+	  guest_fault_counters: ($per | map(.guest_fault_counters | to_entries[]) | group_by(.key)
+	      | map({key: .[0].key, value: (map(.value) | add)}) | from_entries),
 	  faults_not_injected: ($per | map(.fault_events[] | select(.injected | not) | .kind)
 	      | group_by(.) | map({key: .[0], value: length}) | from_entries),
 	  per_run: $per
@@ -257,6 +278,7 @@ summarize "$(date -u +%FT%TZ)"
 jq -r '"soak: \(.runs) runs, \(.passed) passed, \(.failed) failed; lost pages \(.lost_pages); crashes \(.crashes)",
 	"soak: driver faults injected: \(.faults_injected | to_entries | map("\(.key)=\(.value)") | join(" "))",
 	"soak: runs with guest-side faults: \(.guest_fault_runs | to_entries | map("\(.key)=\(.value)") | join(" "))",
+	(if (.guest_fault_counters | length) > 0 then "soak: guest fault counters: \(.guest_fault_counters | to_entries | map("\(.key)=\(.value)") | join(" "))" else empty end),
 	(if (.faults_not_injected | length) > 0 then "soak: faults planned but not injected (migration finished first): \(.faults_not_injected | to_entries | map("\(.key)=\(.value)") | join(" "))" else empty end)' "$OUT"
 echo "soak: results in $OUT"
 exit $fail
