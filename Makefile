@@ -12,7 +12,7 @@ GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps qemu guest module agent workload hostile tools unit-tests e2e check \
-	demo bench bench-module fuzz soak install clean
+	demo bench bench-module fuzz fuzz-coverage soak install clean
 
 all: qemu guest tools
 
@@ -69,6 +69,10 @@ demo: qemu guest tools
 
 fuzz: deps
 	$(MAKE) -C proto fuzz SECONDS=$(or $(SECONDS),60)
+
+# Library coverage reached by the fuzz corpora (run after `make fuzz`).
+fuzz-coverage: deps
+	$(MAKE) -C proto fuzz-coverage
 
 bench: qemu guest tools
 	QUICK=$(QUICK) tools/bench/run.sh
