@@ -11,7 +11,7 @@ export BUILD KVER
 GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps qemu guest module agent workload hostile tools unit-tests e2e check \
+.PHONY: all deps qemu qemu-asan guest module agent workload hostile tools unit-tests e2e check \
 	demo bench bench-module fuzz fuzz-coverage soak install clean
 
 all: qemu guest tools
@@ -24,6 +24,10 @@ $(DEPS_STAMP): tools/setup-host.sh
 
 qemu: deps
 	qemu/build.sh
+
+# The same QEMU with AddressSanitizer and UBSan, for tests/e2e/45-asan-hostile.
+qemu-asan: deps
+	PVMIG_QEMU_VARIANT=asan qemu/build.sh
 
 module: deps
 	$(MAKE) -C guest/module KVER=$(KVER)
