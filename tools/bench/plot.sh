@@ -50,6 +50,7 @@ set style fill solid 0.8 border -1
 set xlabel 'guest RAM (MiB)'
 set ylabel '$ylabel'
 set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
 set key top left
 plot ${plots%,}
 GP
