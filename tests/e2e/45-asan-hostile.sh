@@ -11,6 +11,10 @@ set -euo pipefail
 
 PVMIG_QEMU_VARIANT=asan PVMIG_SKIP_SETUP=1 "$top/qemu/build.sh"
 qemu=$top/build/qemu-asan/qemu-system-x86_64
+# A build that quietly lost a sanitizer would pass everything below.
+for lib in libasan libubsan; do
+	ldd "$qemu" | grep -q "$lib" || { echo "$qemu is not linked with $lib" >&2; exit 1; }
+done
 reports=$top/build/check/sanitizer
 rm -rf "$reports"
 mkdir -p "$reports"
