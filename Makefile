@@ -86,7 +86,8 @@ bench-module: qemu guest
 
 # N randomized, verified migrations with faults (SEED= replays a run).
 soak: qemu guest tools
-	N=$(or $(N),20) $(if $(SEED),SEED=$(SEED)) tools/soak/run.sh
+	N=$(or $(N),20) $(if $(SEED),SEED=$(SEED)) tools/soak/run.sh; rc=$$?; \
+	tools/soak/combine.sh bench/results/soak.json bench/results/soak/*.json; exit $$rc
 
 install:
 	$(MAKE) -C guest/agent install DESTDIR=$(DESTDIR)

@@ -12,7 +12,7 @@
 #
 # Environment:
 #   N, SEED         runs and master seed
-#   OUT             summary JSON (default bench/results/soak.json)
+#   OUT             summary JSON (default bench/results/soak/<time>-seed<SEED>.json)
 #   MEM_MIN/MEM_MAX guest size range in MiB (default 512/2048)
 #   FAULTS=always   every run gets at least one driver-side fault
 #   QEMU            QEMU binary (default: the driver's default)
@@ -27,7 +27,10 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 driver=$top/build/tools/pvmig-migrate
 N=${N:-20}
 SEED=${SEED:-$(( $(date +%s%N) % 2147483647 ))}
-OUT=${OUT:-$top/bench/results/soak.json}
+stamp=$(date -u +%Y%m%d-%H%M%S)
+# Each set keeps its own file; `make soak` then combines all of them into
+# bench/results/soak.json (tools/soak/combine.sh).
+OUT=${OUT:-$top/bench/results/soak/$stamp-seed$SEED.json}
 MEM_MIN=${MEM_MIN:-512}
 MEM_MAX=${MEM_MAX:-2048}
 FAULTS=${FAULTS:-random}
@@ -40,7 +43,6 @@ SEED=$((SEED % 2147483648))
 [ -x "$driver" ] || die "$driver missing: run 'make tools'"
 command -v jq >/dev/null || die "jq missing (apt-get install jq)"
 
-stamp=$(date -u +%Y%m%d-%H%M%S)
 work=$top/build/soak/$stamp-$SEED
 mkdir -p "$work" "$(dirname "$OUT")"
 runs_json=$work/runs.json	# the driver's result objects
@@ -55,7 +57,7 @@ git -C "$top" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
 qemu_sha=$(sha "$(readlink -f "${QEMU:-$top/build/qemu/qemu-system-x86_64}")")
 kernel_sha=$(sha "$top/build/guest/vmlinuz")
 initrd_sha=$(sha "$top/build/guest/initramfs.cpio.gz")
-command_line="N=$N SEED=$SEED${MEM_MIN:+ MEM_MIN=$MEM_MIN}${MEM_MAX:+ MEM_MAX=$MEM_MAX} FAULTS=$FAULTS tools/soak/run.sh"
+command_line="${QEMU:+QEMU=$QEMU }N=$N SEED=$SEED${MEM_MIN:+ MEM_MIN=$MEM_MIN}${MEM_MAX:+ MEM_MAX=$MEM_MAX} FAULTS=$FAULTS tools/soak/run.sh"
 
 # ---------------------------------------------------------------- random
 # A 31-bit LCG: small, the same in every bash, and enough for choosing
