@@ -27,10 +27,6 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 driver=$top/build/tools/pvmig-migrate
 N=${N:-20}
 SEED=${SEED:-$(( $(date +%s%N) % 2147483647 ))}
-stamp=$(date -u +%Y%m%d-%H%M%S)
-# Each set keeps its own file; `make soak` then combines all of them into
-# bench/results/soak.json (tools/soak/combine.sh).
-OUT=${OUT:-$top/bench/results/soak/$stamp-seed$SEED.json}
 MEM_MIN=${MEM_MIN:-512}
 MEM_MAX=${MEM_MAX:-2048}
 FAULTS=${FAULTS:-random}
@@ -40,6 +36,10 @@ die() { echo "soak: $*" >&2; exit 2; }
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] || die "N must be a positive integer"
 [[ $SEED =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer"
 SEED=$((SEED % 2147483648))
+stamp=$(date -u +%Y%m%d-%H%M%S)
+# Each set keeps its own file; `make soak` then combines all of them into
+# bench/results/soak.json (tools/soak/combine.sh).
+OUT=${OUT:-$top/bench/results/soak/$stamp-seed$SEED.json}
 [ -x "$driver" ] || die "$driver missing: run 'make tools'"
 command -v jq >/dev/null || die "jq missing (apt-get install jq)"
 
