@@ -225,7 +225,7 @@ void record_figures(struct run *r, json_t *q)
 static const char *const pvmig_counters[] = {
 	"stat-epochs", "stat-ranges", "stat-pages-hinted", "stat-pages-cleared",
 	"stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
-	"stat-setup-wait-us", "stat-stale-messages", "stat-rejected-messages",
+	"stat-setup-wait-us", "stat-bitmap-wait-us", "stat-stale-messages", "stat-rejected-messages",
 	"stat-rejected-poison", "stat-rejected-postcopy",
 	"stat-rejected-no-agent", "stat-rejected-invalid",
 	"stat-rejected-dirty-log", "hint-wait-ms",

@@ -6,9 +6,11 @@
  * on pages the guest had free.  The RAM comparison in tools/ must tell
  * such a page from a lost one, so qemu_guest_free_page_hint() calls this
  * file to record every page it is asked to skip, with a hash of the page's
- * content at that moment (format and hash: proto/pvmig_page_hash.h).  Both
- * the pvmig device and virtio-balloon's free-page hinting go through that
- * function, so one hook covers both.
+ * content at that moment (format and hash: proto/pvmig_page_hash.h).
+ * virtio-balloon's free-page hinting goes through that function; the pvmig
+ * device hints in batches (qemu_guest_free_page_hint_locked()) and logs
+ * its pieces itself through pvmig_hint_log_host(), before it takes the
+ * bitmap mutex.
  *
  * It is on only when the environment variable PVMIG_HINT_LOG names a
  * file; otherwise the hook costs one branch.  Lines are buffered and
@@ -100,6 +102,20 @@ void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
         }
     }
     qemu_mutex_unlock(&hint_log_lock);
+}
+
+void pvmig_hint_log_host(const void *host, size_t len)
+{
+    ram_addr_t offset;
+    RAMBlock *rb;
+
+    if (!hint_log) {
+        return;
+    }
+    rb = qemu_ram_block_from_host((void *)host, false, &offset);
+    if (rb) {
+        pvmig_hint_log_range(rb, offset, host, len);
+    }
 }
 
 /*

@@ -11,6 +11,8 @@
 bool pvmig_hint_log_enabled(void);
 void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
                           const void *host, size_t len);
+/* The same for a host address inside guest RAM (callers outside ram.c). */
+void pvmig_hint_log_host(const void *host, size_t len);
 void pvmig_hint_log_flush(void);
 
 #endif

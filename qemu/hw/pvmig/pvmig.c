@@ -42,6 +42,13 @@
  * PvmigState.wait_lock), so its bound holds however long a chunk takes.
  * Lock order: BQL, s->lock, wait_lock / ram_state->bitmap_mutex.
  *
+ * The migration thread holds ram_state->bitmap_mutex for up to 50 ms at a
+ * time while it sends pages, so ranges are not hinted one by one: each
+ * slice of input is decoded into host pieces first, then all of them are
+ * cleared under one hold of that mutex (qemu_guest_free_page_hint_begin()).
+ * Taking it once per range cost a fragmented 8 GB guest's 262,000 ranges
+ * 22 s of main loop, long enough for QMP to stop answering.
+ *
  * The guest is untrusted: every message is validated by the proto decoder
  * (fixed-size state, ranges ascending within an epoch and below the RAM
  * span), every range is mapped piece by piece and only plain migratable
@@ -101,6 +108,21 @@ OBJECT_DECLARE_SIMPLE_TYPE(PvmigState, PVMIG)
 /* Room for a REQUEST and an ERROR that the guest has not taken yet. */
 #define PVMIG_OUT_BUF 512
 
+/*
+ * Input is decoded this many bytes at a time and the pieces hinted after
+ * each slice, which bounds s->pieces whatever the guest puts in one
+ * virtio-serial buffer: the chunks completed by one slice hold at most
+ * 64 KiB of items (one begun earlier plus the slice), a byte of bitmap
+ * item encodes at most 4 ranges, so at most 256 Ki pieces (4 MiB).
+ */
+#define PVMIG_FEED_SLICE PVMIG_MAX_MSG
+
+/* A hintable run of guest RAM, in host terms. */
+typedef struct PvmigPiece {
+    void *host;
+    uint64_t len;
+} PvmigPiece;
+
 typedef enum PvmigRefusal {
     PVMIG_ALLOWED,
     PVMIG_REFUSED_POSTCOPY,
@@ -119,6 +141,7 @@ typedef struct PvmigStats {
     uint64_t bytes_received;
     uint64_t hint_latency_us;
     uint64_t setup_wait_us;
+    uint64_t bitmap_wait_us;
     uint64_t stale_messages;
     uint64_t rejected_messages;
     uint64_t rejected_poison;
@@ -161,11 +184,12 @@ struct PvmigState {
     bool chunk_apply;
     uint64_t chunk_ranges;
     uint64_t chunk_pages;
-    uint64_t chunk_cleared;
     uint64_t chunk_not_ram;
 
     /* Last RAM section looked up, valid during one have_data() call. */
     MemoryRegionSection cached;
+    /* Decoded, not yet hinted; only ever filled and emptied in have_data. */
+    GArray *pieces;
 
     /* Connection with the agent. */
     bool have_hello;
@@ -561,7 +585,7 @@ static bool pvmig_lookup(PvmigState *s, hwaddr gpa, uint64_t len)
     return c->mr != NULL;
 }
 
-/* Hints [gpa, gpa + len): plain RAM pieces only, others are counted. */
+/* Queues [gpa, gpa + len) for hinting: plain RAM only, the rest counted. */
 static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
 {
     const uint64_t page = 1ULL << PVMIG_PAGE_SHIFT;
@@ -586,16 +610,68 @@ static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
         sec_len = int128_get64(c->size) - (gpa - sec_start);
         piece = MIN(sec_len, len);
         if (pvmig_section_hintable(c)) {
-            uint8_t *host = memory_region_get_ram_ptr(c->mr) +
-                            c->offset_within_region + (gpa - sec_start);
+            PvmigPiece p = {
+                .host = (uint8_t *)memory_region_get_ram_ptr(c->mr) +
+                        c->offset_within_region + (gpa - sec_start),
+                .len = piece,
+            };
+
+            g_array_append_val(s->pieces, p);
             s->chunk_pages += piece / page;
-            s->chunk_cleared += qemu_guest_free_page_hint(host, piece);
         } else {
             s->chunk_not_ram += piece / page;
         }
         gpa += piece;
         len -= piece;
     }
+}
+
+/*
+ * Clears the queued pieces from the migration bitmap.  Only called from
+ * have_data() right after the slice that produced them was decoded, with
+ * the BQL and s->lock held throughout, so no bitmap sync (which needs the
+ * BQL) can fall between the window check at chunk_begin and the clearing.
+ */
+static void pvmig_hint_pieces(PvmigState *s)
+{
+    PvmigPiece *p = (PvmigPiece *)s->pieces->data;
+    guint i, n = s->pieces->len;
+    uint64_t cleared = 0;
+    int64_t t0, t1, t2;
+
+    if (!n) {
+        return;
+    }
+    if (!s->window_open) {
+        /* Refused while this slice was decoded: when in doubt, send. */
+        g_array_set_size(s->pieces, 0);
+        return;
+    }
+    if (pvmig_hint_log_enabled()) {
+        /* Hashing is slow: keep it outside the bitmap mutex. */
+        for (i = 0; i < n; i++) {
+            pvmig_hint_log_host(p[i].host, p[i].len);
+        }
+    }
+    t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    if (qemu_guest_free_page_hint_begin()) {
+        t1 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        for (i = 0; i < n; i++) {
+            cleared += qemu_guest_free_page_hint_locked(p[i].host, p[i].len);
+        }
+        qemu_guest_free_page_hint_end();
+        t2 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        s->stats.bitmap_wait_us += (t1 - t0) / SCALE_US;
+        trace_pvmig_pieces_hinted(n, cleared, (t1 - t0) / SCALE_US,
+                                  (t2 - t1) / SCALE_US);
+    }
+    s->stats.pages_cleared += cleared;
+    if (s->epoch == s->first_epoch) {
+        s->stats.hint_latency_us =
+            (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
+            SCALE_US;
+    }
+    g_array_set_size(s->pieces, 0);
 }
 
 static void pvmig_dec_hello(void *opaque, const struct pvmig_hello *hello)
@@ -619,8 +695,7 @@ static void pvmig_dec_chunk_begin(void *opaque, uint32_t epoch, uint32_t seq,
     PvmigState *s = opaque;
 
     s->hunting = false;
-    s->chunk_ranges = s->chunk_pages = s->chunk_cleared = 0;
-    s->chunk_not_ram = 0;
+    s->chunk_ranges = s->chunk_pages = s->chunk_not_ram = 0;
     s->chunk_apply = !s->broken && s->active && s->window_open &&
                      epoch == s->epoch && s->refusal == PVMIG_ALLOWED;
     if (s->chunk_apply) {
@@ -657,15 +732,9 @@ static void pvmig_dec_chunk_end(void *opaque, uint32_t epoch, uint32_t seq)
     }
     s->stats.ranges += s->chunk_ranges;
     s->stats.pages_hinted += s->chunk_pages;
-    s->stats.pages_cleared += s->chunk_cleared;
     s->stats.pages_not_ram += s->chunk_not_ram;
-    if (epoch == s->first_epoch) {
-        s->stats.hint_latency_us =
-            (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
-            1000;
-    }
-    trace_pvmig_ranges_applied(epoch, seq, s->chunk_ranges, s->chunk_pages,
-                               s->chunk_cleared, s->chunk_not_ram);
+    trace_pvmig_ranges_decoded(epoch, seq, s->chunk_ranges, s->chunk_pages,
+                               s->chunk_not_ram);
 }
 
 static void pvmig_dec_end(void *opaque, uint32_t epoch,
@@ -726,9 +795,13 @@ static ssize_t pvmig_have_data(VirtIOSerialPort *port, const uint8_t *buf,
         }
     }
     while (off < (size_t)len) {
-        ret = pvmig_decoder_feed(&s->dec, buf + off, len - off);
+        size_t n = MIN((size_t)len - off, PVMIG_FEED_SLICE);
+
+        ret = pvmig_decoder_feed(&s->dec, buf + off, n);
+        pvmig_hint_pieces(s);
         if (ret == 0) {
-            break;
+            off += n;
+            continue;
         }
         if (s->hunting) {
             /*
@@ -861,6 +934,7 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     /* Worst honest case: a few bytes per range, ranges at most pfns/2. */
     s->epoch_bytes_cap = ram_pfns * 2 + PVMIG_EPOCH_BYTES_SLACK;
 
+    s->pieces = g_array_new(false, false, sizeof(PvmigPiece));
     qemu_mutex_init(&s->lock);
     qemu_mutex_init(&s->wait_lock);
     qemu_cond_init(&s->first_epoch_cond);
@@ -877,6 +951,7 @@ static void pvmig_unrealize(DeviceState *dev)
 
     precopy_remove_notifier(&s->precopy_notifier);
     pvmig_drop_cached(s);
+    g_array_free(s->pieces, true);
     qemu_cond_destroy(&s->first_epoch_cond);
     qemu_mutex_destroy(&s->wait_lock);
     qemu_mutex_destroy(&s->lock);
@@ -898,6 +973,7 @@ static void pvmig_instance_init(Object *obj)
         { "stat-bytes-received", offsetof(PvmigStats, bytes_received) },
         { "stat-hint-latency-us", offsetof(PvmigStats, hint_latency_us) },
         { "stat-setup-wait-us", offsetof(PvmigStats, setup_wait_us) },
+        { "stat-bitmap-wait-us", offsetof(PvmigStats, bitmap_wait_us) },
         { "stat-stale-messages", offsetof(PvmigStats, stale_messages) },
         { "stat-rejected-messages", offsetof(PvmigStats, rejected_messages) },
         { "stat-rejected-poison", offsetof(PvmigStats, rejected_poison) },
