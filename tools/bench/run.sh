@@ -3,7 +3,8 @@
 # free-page-hint, same QEMU binary and guest kernel, modes interleaved in one
 # run, REPS repetitions.  Every run is verified; failed runs are reported and
 # kept out of the medians.  QUICK=1: 1 GB guests only.
-#   results: bench/results/latest.json, bench/results/*.png, a table.
+#   results: bench/results/latest.json, bench/results/*.png, a table
+#   (bench/results/latest.txt, and latest.md for the README).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,5 +60,6 @@ done
 echo
 echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes')"
 "$top/build/tools/pvmig-report" "$json" | tee "$results/latest.txt" || true
+"$top/tools/bench/markdown.sh" "$json" >"$results/latest.md"
 "$top/tools/bench/plot.sh" "$json" "$results"
 echo "$failed of $n runs failed; results: $json, plots: $results/*.png"
