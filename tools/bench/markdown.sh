@@ -7,10 +7,8 @@
 set -euo pipefail
 json=${1:?usage: markdown.sh RESULTS.json}
 
-jq -r '
-  def median: sort | if length == 0 then null
-    elif length % 2 == 1 then .[length / 2 | floor]
-    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+jq -L "$(dirname "$0")" -r '
+  include "stats";
   def tenths: . * 10 | round / 10 | tostring
     | if test("\\.") then . else . + ".0" end;
   def cell: map(select(.verified == true)) as $ok
@@ -31,5 +29,4 @@ jq -r '
        + ($modes | map(. as $m | $runs | map(select(.mode == $m))
                        | if length == 0 then "-" else cell end)
           | join(" | "))
-       + " | \($runs | map((.guest_mb * 1024 - .guest_free_kb) / 1024)
-                     | median | round) MiB |")' "$json"
+       + " | \($runs | map(used_mib) | median | round) MiB |")' "$json"

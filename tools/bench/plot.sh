@@ -9,15 +9,13 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # scenario guest_mb mode median_total_ms median_sent_mib median_used_mib
-jq -r '
-  def median: sort | if length == 0 then null
-    elif length % 2 == 1 then .[length / 2 | floor]
-    else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+jq -L "$(dirname "$0")" -r '
+  include "stats";
   map(select(.verified == true))
   | group_by([.scenario, .guest_mb, .mode])[]
   | [.[0].scenario, .[0].guest_mb, .[0].mode,
      (map(.total_ms) | median), (map(.transferred_bytes / 1048576) | median),
-     (map((.guest_mb * 1024 - .guest_free_kb) / 1024) | median)] | @tsv' "$json" >"$tmp/all.tsv"
+     (map(used_mib) | median)] | @tsv' "$json" >"$tmp/all.tsv"
 
 for scenario in $(cut -f1 "$tmp/all.tsv" | sort -u); do
 	modes=$(awk -v s="$scenario" '$1 == s { print $3 }' "$tmp/all.tsv" | sort -u | tr '\n' ' ')
