@@ -175,6 +175,17 @@ enum pvmig_msg_type {
 #define PVMIG_CAP_ALL		(PVMIG_CAP_MODULE | PVMIG_CAP_POISONING | \
 				 PVMIG_CAP_INIT_ON_FREE)
 
+/*
+ * What a guest's free pages must read as, from its HELLO caps and poison
+ * pattern (docs/safety.md, "The free-page contract").
+ */
+enum pvmig_free_contract {
+	PVMIG_FREE_ANY = 0,		/* never read before being written */
+	PVMIG_FREE_ZERO,		/* zero: init_on_free, zero poisoning */
+	PVMIG_FREE_PATTERN,		/* a non-zero poison pattern */
+	PVMIG_FREE_CONTRADICTORY,	/* init_on_free claimed with poisoning */
+};
+
 /* END flags */
 #define PVMIG_END_TRUNCATED	(1u << 0) /* walk stopped early: fewer pages */
 #define PVMIG_END_ALL		(PVMIG_END_TRUNCATED)
@@ -265,6 +276,15 @@ const char *pvmig_strerror(int status);
 const char *pvmig_abort_str(uint32_t code);
 /* Name of a PVMIG_MSG_* type ("unknown" for others). */
 const char *pvmig_msg_name(unsigned int type);
+
+/*
+ * The contract of a HELLO's @caps and @pattern.  Linux turns init_on_free
+ * off when page poisoning is on (init_mem_debugging_and_hardening() in
+ * 6.1), so a guest claiming both is not telling the truth about one.
+ */
+enum pvmig_free_contract pvmig_free_contract(uint32_t caps, uint8_t pattern);
+/* Its name: "any", "zero", "pattern", "contradictory". */
+const char *pvmig_free_contract_str(enum pvmig_free_contract c);
 
 /* ---- Message builders: return bytes written (> 0) or PVMIG_E_*. ---- */
 

@@ -153,3 +153,30 @@ int pvmig_build_error(void *out, size_t cap, uint32_t epoch, uint32_t code,
 	}
 	return (int)(PVMIG_HDR_SIZE + 4 + n);
 }
+
+enum pvmig_free_contract pvmig_free_contract(uint32_t caps, uint8_t pattern)
+{
+	int init_on_free = !!(caps & PVMIG_CAP_INIT_ON_FREE);
+	int poisoning = !!(caps & PVMIG_CAP_POISONING);
+
+	if (init_on_free && poisoning)
+		return PVMIG_FREE_CONTRADICTORY;
+	if (init_on_free || (poisoning && pattern == 0))
+		return PVMIG_FREE_ZERO;
+	return poisoning ? PVMIG_FREE_PATTERN : PVMIG_FREE_ANY;
+}
+
+const char *pvmig_free_contract_str(enum pvmig_free_contract c)
+{
+	switch (c) {
+	case PVMIG_FREE_ANY:
+		return "any";
+	case PVMIG_FREE_ZERO:
+		return "zero";
+	case PVMIG_FREE_PATTERN:
+		return "pattern";
+	case PVMIG_FREE_CONTRADICTORY:
+		return "contradictory";
+	}
+	return "unknown";
+}

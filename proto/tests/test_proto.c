@@ -422,6 +422,27 @@ static void test_hello_roundtrip(void **state)
 	free(s.p);
 }
 
+/* Every combination of the HELLO bits that decide the free-page contract. */
+static void test_free_contract(void **state)
+{
+	const uint32_t iof = PVMIG_CAP_INIT_ON_FREE, poison = PVMIG_CAP_POISONING;
+
+	(void)state;
+	assert_int_equal(pvmig_free_contract(PVMIG_CAP_MODULE, 0), PVMIG_FREE_ANY);
+	assert_int_equal(pvmig_free_contract(iof, 0), PVMIG_FREE_ZERO);
+	assert_int_equal(pvmig_free_contract(poison, 0), PVMIG_FREE_ZERO);
+	assert_int_equal(pvmig_free_contract(poison, 0xaa), PVMIG_FREE_PATTERN);
+	assert_int_equal(pvmig_free_contract(iof | poison, 0),
+			 PVMIG_FREE_CONTRADICTORY);
+	assert_int_equal(pvmig_free_contract(iof | poison, 0xaa),
+			 PVMIG_FREE_CONTRADICTORY);
+	/* A pattern without the poisoning cap is the decoder's to reject. */
+	assert_int_equal(pvmig_free_contract(0, 0xaa), PVMIG_FREE_ANY);
+	assert_string_equal(pvmig_free_contract_str(PVMIG_FREE_ZERO), "zero");
+	assert_string_equal(pvmig_free_contract_str((enum pvmig_free_contract)99),
+			    "unknown");
+}
+
 static void test_request_error_guest(void **state)
 {
 	struct stream s = { 0 };
@@ -1226,6 +1247,7 @@ int main(void)
 		cmocka_unit_test(test_varint_reject),
 		cmocka_unit_test(test_hdr_layout),
 		cmocka_unit_test(test_hello_roundtrip),
+		cmocka_unit_test(test_free_contract),
 		cmocka_unit_test(test_request_error_guest),
 		cmocka_unit_test(test_rt_idle),
 		cmocka_unit_test(test_rt_fragmented),
