@@ -22,6 +22,12 @@ struct hintlog {
 	uint64_t pages;		/* distinct pages of this block */
 	uint64_t other_blocks;	/* lines naming another block */
 	uint64_t malformed;	/* unparsable, unaligned or out of range */
+	/*
+	 * The guest's free pages must read as zero (init_on_free): a page
+	 * its hint skipped is excused only if the destination's copy is
+	 * zero, since an older copy would be handed out as zeroed memory.
+	 */
+	bool free_reads_zero;
 };
 
 /*

@@ -35,17 +35,34 @@ static int read_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static bool page_is_zero(const unsigned char *p)
+{
+	static const unsigned char zero[PVMIG_PAGE_SIZE];
+
+	return memcmp(p, zero, PVMIG_PAGE_SIZE) == 0;
+}
+
+/* Whether the hint log accounts for @d differing from the source's @s. */
+static bool excused_by_hint(const unsigned char *s, const unsigned char *d,
+			    uint64_t off, const struct hintlog *log)
+{
+	uint64_t logged;
+
+	if (!log || !hintlog_lookup(log, off / PVMIG_PAGE_SIZE, &logged))
+		return false;
+	if (logged != pvmig_page_hash(s, PVMIG_PAGE_SIZE))
+		return false;
+	return !log->free_reads_zero || page_is_zero(d);
+}
+
 static void compare_page(const unsigned char *s, const unsigned char *d,
 			 uint64_t off, const struct hintlog *log,
 			 struct ramcmp_result *res)
 {
-	uint64_t logged;
-
 	if (memcmp(s, d, PVMIG_PAGE_SIZE) == 0)
 		return;
 	res->mismatched++;
-	if (log && hintlog_lookup(log, off / PVMIG_PAGE_SIZE, &logged) &&
-	    logged == pvmig_page_hash(s, PVMIG_PAGE_SIZE)) {
+	if (excused_by_hint(s, d, off, log)) {
 		res->excused++;
 		return;
 	}

@@ -22,7 +22,8 @@ struct ramcmp_result {
 /*
  * Compares the first @size bytes of two guest RAM backing files page by
  * page.  A differing page is excused only if @log (may be NULL) holds it
- * with the hash of the source's content; otherwise it is lost.
+ * with the hash of the source's content and, if the log says free pages
+ * must read as zero, the destination's copy is zero; otherwise it is lost.
  *
  * Reads with pread() rather than mmap(): on tmpfs a read fault on a hole
  * allocates a page, so mapping the files would inflate both guests to

@@ -108,6 +108,40 @@ static void test_hinted_untouched_page_is_excused(void **state)
 	assert_int_equal(res.lost, 0);
 }
 
+/*
+ * init_on_free: the source zeroed the page when freeing it after it was
+ * sent, and the hint skipped the zero.  The destination's older copy would
+ * be handed out as zeroed memory, so it is lost, not excused.
+ */
+static void test_stale_copy_of_zero_free_page_is_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct ramcmp_result res;
+
+	memset(page(f->src, 300), 0, PVMIG_PAGE_SIZE);
+	log_page(f, 300, pvmig_page_hash(page(f->src, 300), PVMIG_PAGE_SIZE));
+	f->log.free_reads_zero = true;
+	run(f, &res);
+	assert_int_equal(res.mismatched, 1);
+	assert_int_equal(res.excused, 0);
+	assert_int_equal(res.lost, 1);
+	assert_int_equal(res.lost_off[0], 300 * PVMIG_PAGE_SIZE);
+}
+
+/* init_on_free: a hinted page the destination never received reads zero. */
+static void test_zero_copy_of_zero_free_page_is_excused(void **state)
+{
+	struct fixture *f = *state;
+	struct ramcmp_result res;
+
+	log_page(f, 303, pvmig_page_hash(page(f->src, 303), PVMIG_PAGE_SIZE));
+	memset(page(f->dst, 303), 0, PVMIG_PAGE_SIZE);
+	f->log.free_reads_zero = true;
+	run(f, &res);
+	assert_int_equal(res.excused, 1);
+	assert_int_equal(res.lost, 0);
+}
+
 static void test_hash_mismatch_is_lost(void **state)
 {
 	struct fixture *f = *state;
@@ -217,6 +251,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hinted_untouched_page_is_excused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_mismatch_is_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_copy_of_zero_free_page_is_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_copy_of_zero_free_page_is_excused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlogged_difference_is_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_last_hint_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_log_means_every_difference_is_lost, setup, teardown),
