@@ -35,8 +35,8 @@ module: deps
 agent: deps
 	$(MAKE) -C guest/agent
 
-workload: $(GUEST)/bin/pvmig-workload
-$(GUEST)/bin/pvmig-workload: guest/workload/pvmig-workload.c | deps
+workload: $(GUEST)/bin/pvmig-workload $(GUEST)/bin/pvmig-freeprobe
+$(GUEST)/bin/pvmig-%: guest/workload/pvmig-%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -static -o $@ $<
 

@@ -41,7 +41,15 @@ static void usage(FILE *f)
 "  --help               this text\n"
 "  --x-corrupt-dst OFF  test only: flip one byte at RAM offset OFF of the\n"
 "                       paused destination before the comparison, to prove\n"
-"                       that the check catches a lost page\n""  --hops N             ping-pong: migrate N times in a row, each hop into a\n"
+"                       that the check catches a lost page\n"
+"  --pvmig-opts OPTS    more properties for -device pvmig, e.g.\n"
+"                       dest-ram-zeroed=off\n"
+"  --x-stale-free       test only, for a guest booted with pvmig.stale_mb=N\n"
+"                       (see guest/workload/pvmig-freeprobe.c): migrate at\n"
+"                       --bandwidth until the first pass is over, have the\n"
+"                       guest free its stale buffer, wait two bitmap syncs,\n"
+"                       then lift the bandwidth and downtime limits\n"
+"  --hops N             ping-pong: migrate N times in a row, each hop into a\n"
 "                       fresh QEMU (A -> B -> C ...), each hop verified\n"
 "                       (default 1)\n"
 "Fault injection (test only; first hop; each fault ends one attempt, in\n"
@@ -81,7 +89,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_MODE, OPT_SCENARIO, OPT_BW, OPT_DOWNTIME, OPT_DELAY, OPT_TIMEOUT,
 		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
-		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET,
+		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET, OPT_STALE,
+		OPT_PVMIG_OPTS,
 	};
 	static const struct option lo[] = {
 		{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -109,6 +118,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "x-cancel-after", required_argument, NULL, OPT_CANCEL },
 		{ "x-kill-dst-after", required_argument, NULL, OPT_KILL_DST },
 		{ "x-reset-after", required_argument, NULL, OPT_RESET },
+		{ "x-stale-free", no_argument, NULL, OPT_STALE },
+		{ "pvmig-opts", required_argument, NULL, OPT_PVMIG_OPTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -119,7 +130,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		.downtime_ms = 300, .timeout_s = 600, .boot_timeout_s = 300,
 		.check_timeout_s = 120, .verify = true, .corrupt_dst = -1,
 		.cancel_after_ms = -1, .kill_dst_after_ms = -1,
-		.reset_after_ms = -1, .hops = 1,
+		.reset_after_ms = -1, .hops = 1, .pvmig_opts = "",
 	};
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		char *end;
@@ -135,6 +146,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_NO_VERIFY: o->verify = false; break;
 		case OPT_KEEP: o->keep = true; break;
+		case OPT_STALE: o->stale_free = true; break;
+		case OPT_PVMIG_OPTS: o->pvmig_opts = optarg; break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_MEM:
 			ok = parse_ulong(optarg, 64, 1024 * 1024, &o->mem_mb);

@@ -73,6 +73,17 @@ void console_scan_line(struct console_state *st, const char *line)
 			}
 		}
 	}
+	if (strstr(line, "PVMIG-STALE-HELD"))
+		st->stale_held = true;
+	if (strstr(line, "PVMIG-STALE-FREED"))
+		st->stale_freed = true;
+	if ((p = strstr(line, "PVMIG-ZEROCHECK")) != NULL &&
+	    field(p, "pages=", &st->zerocheck_pages) &&
+	    field(p, "nonzero=", &st->zerocheck_nonzero)) {
+		st->zerocheck_done = true;
+		if (st->zerocheck_nonzero || strstr(p, "error="))
+			note_failure(st, line);
+	}
 	if (kernel_failure(line)) {
 		st->kernel_bug = true;
 		note_failure(st, line);

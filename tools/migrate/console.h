@@ -19,6 +19,10 @@ struct console_state {
 	unsigned checks_bad;	/* ... of which with bad != 0 */
 	uint64_t last_sweep, last_pages, last_bad;
 	bool check_fail;	/* "PVMIG-CHECK FAIL" */
+	/* pvmig-freeprobe: the free-page contract probe. */
+	bool stale_held, stale_freed;	/* PVMIG-STALE-HELD / -FREED */
+	bool zerocheck_done;		/* PVMIG-ZEROCHECK */
+	uint64_t zerocheck_pages, zerocheck_nonzero;
 	bool kernel_bug;	/* BUG, oops or panic */
 	char first_failure[160];	/* the first line that failed */
 };

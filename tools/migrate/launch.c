@@ -107,12 +107,14 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 	argv_add(a, "chardev:con0");
 	argv_add(a, "-qmp");
 	argv_addf(a, "unix:%s,server=on,wait=off", s->qmp_path);
+	control_args(a, s);
 	switch (o->mode) {
 	case MODE_PVMIG:
 		argv_add(a, "-device");
 		argv_add(a, "virtio-serial-pci,id=vser0");
 		argv_add(a, "-device");
-		argv_add(a, "pvmig,id=pvmig0,bus=vser0.0,name=org.pvmig.0");
+		argv_addf(a, "pvmig,id=pvmig0,bus=vser0.0,name=org.pvmig.0%s%s",
+			  *o->pvmig_opts ? "," : "", o->pvmig_opts);
 		break;
 	case MODE_BALLOON:
 		argv_add(a, "-object");
@@ -258,6 +260,8 @@ void init_side(struct run *r, struct side *s, const char *tag,
 	s->con.name = name;
 	s->con.path = xasprintf("%s/%s.console", r->workdir, tag);
 	s->qmp_path = xasprintf("%s/%s.qmp", r->workdir, tag);
+	s->ctl_path = xasprintf("%s/%s.ctl", r->workdir, tag);
+	s->ctl_fd = -1;
 	s->shm_path = xasprintf("/dev/shm/pvmig-%d-%s", (int)getpid(), tag);
 	/*
 	 * Every QEMU logs its own hints: in a ping-pong a destination becomes
@@ -396,6 +400,8 @@ void retire_side(struct run *r, struct side *s)
 		close(s->ram_fd);
 	s->ram_fd = -1;
 	remove_file(s->qmp_path);
+	control_close(s);
+	remove_file(s->ctl_path);
 	if (!r->o.keep)
 		remove_file(s->shm_path);
 	argv_add(&r->files, s->con.path);

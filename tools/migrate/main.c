@@ -31,6 +31,8 @@ static void teardown(struct run *r, bool keep_workdir)
 		qemu_reap(&sides[i]->proc, 5000);
 	for (int i = 0; i < 2; i++) {
 		remove_file(sides[i]->qmp_path);
+		control_close(sides[i]);
+		remove_file(sides[i]->ctl_path);
 		if (sides[i]->ram_fd >= 0)
 			close(sides[i]->ram_fd);
 		sides[i]->ram_fd = -1;

@@ -99,9 +99,18 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 	int64_t t0, deadline;
 	double prev_mib = 0, rate = 0;
 	int64_t prev_t;
+	struct stale_phase stale = { .state = STALE_OFF };
 	json_t *ret;
 	char *uri;
+	int rc;
 
+	if (o->stale_free && !r->stale_used) {
+		r->stale_used = true;
+		stale.state = STALE_SENDING;
+		rc = stale_wait_held(r);
+		if (rc)
+			return rc;
+	}
 	ret = cmd(r, &r->src, "migrate-set-parameters",
 		  json_pack("{s:I, s:I}",
 			    "max-bandwidth", (json_int_t)o->bandwidth_mibs << 20,
@@ -184,7 +193,14 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 			json_decref(q);
 			return EXIT_INFRA;
 		}
+		rc = stale.state != STALE_OFF ? stale_step(r, &stale, q, t0) : 0;
 		json_decref(q);
+		if (rc) {
+			if (progress)
+				fputc('\n', stderr);
+			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
+			return rc;
+		}
 		if (f && f->kind != FAULT_NONE && !f->injected &&
 		    now_ms() - t0 >= f->at_ms)
 			inject(r, f, t0);
@@ -224,11 +240,13 @@ void record_figures(struct run *r, json_t *q)
 
 static const char *const pvmig_counters[] = {
 	"stat-epochs", "stat-ranges", "stat-pages-hinted", "stat-pages-cleared",
-	"stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
+	"stat-pages-zero-resend", "stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
 	"stat-setup-wait-us", "stat-bitmap-wait-us", "stat-stale-messages", "stat-rejected-messages",
 	"stat-rejected-poison", "stat-rejected-postcopy",
 	"stat-rejected-no-agent", "stat-rejected-invalid",
-	"stat-rejected-dirty-log", "hint-wait-ms",
+	"stat-rejected-dirty-log", "stat-rejected-contract",
+	"stat-rejected-dest-unzeroed", "hint-wait-ms", "guest-caps",
+	"guest-poison-pattern",
 };
 
 /* The pvmig device's counters on the source (they describe its send). */
@@ -262,6 +280,7 @@ void record_pvmig(struct run *r)
 
 	set_int(r->out, "pages_hinted", jint(all, "pages_hinted"));
 	set_int(r->out, "pages_cleared", jint(all, "pages_cleared"));
+	set_int(r->out, "pages_zero_resend", jint(all, "pages_zero_resend"));
 	if (jint(all, "hint_latency_us") >= 0)
 		json_object_set_new(r->out, "hint_latency_ms",
 				    json_real((double)jint(all, "hint_latency_us") / 1000));

@@ -151,26 +151,15 @@ int qmp_connect(struct qmp *q, const char *path, int timeout_ms,
 		bool (*alive)(void *), void *opaque, char *err, size_t errlen)
 {
 	int64_t deadline = now_ms() + timeout_ms;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	json_t *msg, *ret;
 
 	memset(q, 0, sizeof(*q));
-	q->fd = -1;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "socket path too long: %s", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
 	for (;;) {
-		q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (q->fd < 0) {
-			snprintf(err, errlen, "socket: %s", strerror(errno));
-			return -1;
-		}
-		if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		q->fd = unix_connect(path, err, errlen);
+		if (q->fd >= 0)
 			break;
-		close(q->fd);
-		q->fd = -1;
+		if (q->fd == -2)
+			return -1;
 		if (alive && !alive(opaque)) {
 			snprintf(err, errlen, "QEMU exited before its QMP socket opened");
 			return -1;

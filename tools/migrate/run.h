@@ -41,6 +41,8 @@ struct opts {
 	/* Fault injection (test only): ms after the migration starts, or -1. */
 	long cancel_after_ms, kill_dst_after_ms, reset_after_ms;
 	unsigned long hops;	/* ping-pong: migrations in a row, each verified */
+	bool stale_free;	/* --x-stale-free (stale.c) */
+	const char *pvmig_opts;	/* appended to -device pvmig */
 };
 
 struct side {
@@ -52,6 +54,8 @@ struct side {
 	char *shm_path;
 	int ram_fd;		/* the RAM file, kept open once unlinked */
 	char *qmp_path;
+	char *ctl_path;		/* the guest's control port (control.c) */
+	int ctl_fd;
 	char *hint_log;		/* PVMIG_HINT_LOG of this QEMU */
 };
 
@@ -62,6 +66,7 @@ struct run {
 	struct side src, dst;
 	int port;
 	unsigned spawned;	/* destinations started so far */
+	bool stale_used;	/* the --x-stale-free phase ran (first attempt) */
 	struct argv files;	/* work files of retired QEMUs, for teardown */
 	json_t *out;
 	char err[512];
@@ -95,6 +100,26 @@ void retire_side(struct run *r, struct side *s);
 int migrate_hop(struct run *r, unsigned hop, json_t **final);
 int next_hop(struct run *r);
 int run_hops(struct run *r);
+
+/* control.c: the guest's control port. */
+void control_args(struct argv *a, const struct side *s);
+/* Writes @line (with its newline) to the guest; fails the run if it cannot. */
+int control_send(struct run *r, struct side *s, const char *line);
+void control_close(struct side *s);
+
+/* stale.c: --x-stale-free, the init_on_free reproduction. */
+enum stale_state {
+	STALE_OFF, STALE_SENDING, STALE_FREEING, STALE_SETTLING, STALE_DONE,
+};
+struct stale_phase {
+	enum stale_state state;
+	int64_t since_ms;	/* when "free" went to the guest */
+	int64_t freed_at_sync;	/* dirty-sync-count when it had freed */
+};
+/* Waits for the guest to hold its stale buffer, before the migration. */
+int stale_wait_held(struct run *r);
+/* Advances the phase from one query-migrate reply @q. */
+int stale_step(struct run *r, struct stale_phase *ph, json_t *q, int64_t t0);
 
 /* migration.c */
 enum fault_kind { FAULT_NONE, FAULT_CANCEL, FAULT_KILL_DST, FAULT_RESET };

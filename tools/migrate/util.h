@@ -24,6 +24,12 @@ char *xstrdup(const char *s);
 /* Prints the last @lines lines of @path to stderr, each prefixed. */
 void print_file_tail(const char *path, int lines, const char *prefix);
 
+/*
+ * Connects to the Unix stream socket @path.  Returns the descriptor, -1 if
+ * nobody listens there (yet), -2 on another error; @err says which.
+ */
+int unix_connect(const char *path, char *err, size_t errlen);
+
 bool file_exists(const char *path);
 int mkdir_p(const char *path);
 

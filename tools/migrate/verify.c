@@ -5,6 +5,8 @@
  */
 #include "run.h"
 
+#include "pvmig_proto.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -42,6 +44,24 @@ static int corrupt_dst(struct run *r)
 	return EXIT_OK;
 }
 
+/*
+ * Whether the guest's free pages must read as zero: its kernel command line
+ * asks for init_on_free, or its agent's HELLO (as the source's device saw
+ * it) says so.  Either one is enough to hold the comparison to it.
+ */
+static bool free_reads_zero(struct run *r)
+{
+	json_t *pv = json_object_get(r->out, "pvmig");
+	int64_t caps = jint(pv, "guest_caps");
+	int64_t pattern = jint(pv, "guest_poison_pattern");
+
+	if (strstr(r->o.append, "init_on_free=1"))
+		return true;
+	return caps >= 0 && pattern >= 0 &&
+	       pvmig_free_contract((uint32_t)caps, (uint8_t)pattern) ==
+	       PVMIG_FREE_ZERO;
+}
+
 static int compare_ram(struct run *r, struct ramcmp_result *res)
 {
 	uint64_t size = (uint64_t)r->o.mem_mb << 20;
@@ -56,8 +76,12 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 		return infra_fail(r, "cannot read hint log %s: %s", r->src.hint_log,
 				  strerror(errno));
 	}
-	info("comparing %lu MiB of guest RAM (hint log: %" PRIu64 " pages)",
-	     r->o.mem_mb, log.pages);
+	log.free_reads_zero = free_reads_zero(r);
+	json_object_set_new(r->out, "free_reads_zero",
+			    json_boolean(log.free_reads_zero));
+	info("comparing %lu MiB of guest RAM (hint log: %" PRIu64 " pages%s)",
+	     r->o.mem_mb, log.pages,
+	     log.free_reads_zero ? ", free pages must read as zero" : "");
 	rc = ramcmp_fds(r->src.ram_fd, r->dst.ram_fd, size, &log, res,
 			err, sizeof(err));
 	set_int(r->out, "hint_log_entries", (int64_t)log.entries);
@@ -99,8 +123,28 @@ static bool kernel_cmdline_wants_check(const char *append)
  * first sweep it reports may have started on the source; the second was
  * run entirely on the destination, so that one must come and be clean.
  */
+/*
+ * The fresh-page zero check runs on guests that run pvmig-freeprobe: those
+ * whose free pages must read as zero (guest/image/init starts it for them).
+ */
+static bool wants_zerocheck(const char *append)
+{
+	return strstr(append, "init_on_free=1") || strstr(append, "pvmig.stale_mb=");
+}
+
+static void record_zerocheck(struct run *r)
+{
+	const struct console_state *st = &r->dst.con.st;
+
+	if (!st->zerocheck_done)
+		return;
+	set_int(r->out, "fresh_pages_checked", (int64_t)st->zerocheck_pages);
+	set_int(r->out, "fresh_pages_nonzero", (int64_t)st->zerocheck_nonzero);
+}
+
 static const char *guest_check(struct run *r, bool expect)
 {
+	bool zerocheck = wants_zerocheck(r->o.append);
 	int64_t deadline;
 	json_t *ret;
 
@@ -114,6 +158,13 @@ static const char *guest_check(struct run *r, bool expect)
 	if (!ret)
 		return "fail";
 	json_decref(ret);
+	if (zerocheck) {
+		/* Fresh pages on the destination, before anything else frees. */
+		expect = true;
+		info("destination resumed; checking that fresh pages read as zero");
+		if (control_send(r, &r->dst, "zerocheck\n"))
+			return "fail";
+	}
 
 	/* Without a workload, only watch the resumed guest briefly for a crash. */
 	deadline = now_ms() + (expect ? (int64_t)r->o.check_timeout_s * 1000 :
@@ -124,7 +175,15 @@ static const char *guest_check(struct run *r, bool expect)
 		console_poll(&r->dst.con);
 		if (console_failed(&r->dst.con.st))
 			return "fail";
-		if (expect && r->dst.con.st.checks >= 2)
+		if (zerocheck && r->dst.con.st.zerocheck_done &&
+		    (r->dst.con.st.zerocheck_nonzero ||
+		     !r->dst.con.st.zerocheck_pages))
+			return "fail";
+		if (expect && r->dst.con.st.checks >= 2 &&
+		    (!zerocheck || r->dst.con.st.zerocheck_done))
+			return "pass";
+		if (zerocheck && r->dst.con.st.zerocheck_done &&
+		    !kernel_cmdline_wants_check(r->o.append))
 			return "pass";
 		if (!expect && now_ms() > deadline)
 			return "none";
@@ -172,6 +231,7 @@ int verify(struct run *r)
 	if (rc)
 		return rc;
 	check = guest_check(r, kernel_cmdline_wants_check(r->o.append));
+	record_zerocheck(r);
 	console_poll(&r->src.con);
 	console_poll(&r->dst.con);
 	if (console_failed(&r->src.con.st) || console_failed(&r->dst.con.st))

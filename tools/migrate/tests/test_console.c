@@ -39,6 +39,26 @@ static void test_check_lines(void **state)
 	assert_string_equal(st.first_failure, "PVMIG-CHECK sweep=6 pages=8192 bad=3");
 }
 
+static void test_freeprobe_lines(void **state)
+{
+	struct console_state st = { 0 };
+
+	(void)state;
+	console_scan_line(&st, "PVMIG-STALE-HELD mb=256");
+	assert_true(st.stale_held);
+	assert_false(st.stale_freed);
+	console_scan_line(&st, "PVMIG-STALE-FREED mb=256");
+	assert_true(st.stale_freed);
+	console_scan_line(&st, "PVMIG-ZEROCHECK pages=150000 nonzero=0");
+	assert_true(st.zerocheck_done);
+	assert_int_equal(st.zerocheck_pages, 150000);
+	assert_int_equal(st.first_failure[0], '\0');
+	console_scan_line(&st, "PVMIG-ZEROCHECK pages=150000 nonzero=62976");
+	assert_int_equal(st.zerocheck_nonzero, 62976);
+	assert_string_equal(st.first_failure,
+			    "PVMIG-ZEROCHECK pages=150000 nonzero=62976");
+}
+
 static void test_failure_lines(void **state)
 {
 	const char *lines[] = {
@@ -110,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ready_line),
 		cmocka_unit_test(test_check_lines),
+		cmocka_unit_test(test_freeprobe_lines),
 		cmocka_unit_test(test_failure_lines),
 		cmocka_unit_test(test_poll_handles_partial_lines),
 		cmocka_unit_test(test_fault_counters),
