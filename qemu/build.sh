@@ -146,7 +146,7 @@ mkdir -p "$entry/build"
 (cd "$entry/build" && ../src/configure \
 	--target-list=x86_64-softmmu \
 	--without-default-features \
-	--enable-tcg --enable-slirp --enable-fdt=system \
+	--enable-tcg --enable-kvm --enable-slirp --enable-fdt=system \
 	--enable-trace-backends=log \
 	--disable-docs --disable-install-blobs "${variant_cfg[@]}") \
 	>"$entry/configure.log" 2>&1 ||

@@ -130,6 +130,8 @@ typedef enum PvmigRefusal {
     PVMIG_REFUSED_NO_AGENT,
     PVMIG_REFUSED_INVALID,
     PVMIG_REFUSED_DIRTY_LOG,
+    PVMIG_REFUSED_CONTRACT,
+    PVMIG_REFUSED_DEST_UNZEROED,
 } PvmigRefusal;
 
 typedef struct PvmigStats {
@@ -137,6 +139,7 @@ typedef struct PvmigStats {
     uint64_t ranges;
     uint64_t pages_hinted;
     uint64_t pages_cleared;
+    uint64_t pages_zero_resend;
     uint64_t pages_not_ram;
     uint64_t bytes_received;
     uint64_t hint_latency_us;
@@ -149,12 +152,16 @@ typedef struct PvmigStats {
     uint64_t rejected_no_agent;
     uint64_t rejected_invalid;
     uint64_t rejected_dirty_log;
+    uint64_t rejected_contract;
+    uint64_t rejected_dest_unzeroed;
 } PvmigStats;
 
 struct PvmigState {
     VirtIOSerialPort parent_obj;
 
     uint32_t hint_wait_ms;
+    bool dest_ram_zeroed;
+    bool x_ignore_free_contract;    /* test only: see the property */
     NotifierWithReturn precopy_notifier;
     PvmigStats stats;
 
@@ -172,6 +179,7 @@ struct PvmigState {
     /* Per migration: from its first bitmap sync to CLEANUP. */
     bool active;
     PvmigRefusal refusal;
+    bool unsent_only;           /* free pages must read as zero: see hint */
     uint32_t epoch;             /* last epoch issued; never reused */
     bool window_open;           /* ranges of @epoch are accepted */
     uint32_t first_epoch;       /* 0: none opened in this migration */
@@ -218,6 +226,10 @@ static const char *pvmig_refusal_str(PvmigRefusal r)
         return "invalid";
     case PVMIG_REFUSED_DIRTY_LOG:
         return "dirty-log";
+    case PVMIG_REFUSED_CONTRACT:
+        return "contract";
+    case PVMIG_REFUSED_DEST_UNZEROED:
+        return "dest-unzeroed";
     }
     return "unknown";
 }
@@ -240,6 +252,12 @@ static void pvmig_count_rejected(PvmigState *s, PvmigRefusal why)
         break;
     case PVMIG_REFUSED_DIRTY_LOG:
         s->stats.rejected_dirty_log++;
+        break;
+    case PVMIG_REFUSED_CONTRACT:
+        s->stats.rejected_contract++;
+        break;
+    case PVMIG_REFUSED_DEST_UNZEROED:
+        s->stats.rejected_dest_unzeroed++;
         break;
     case PVMIG_ALLOWED:
         return;
@@ -367,6 +385,39 @@ static void pvmig_invalid(PvmigState *s, const char *what)
     pvmig_refuse(s, PVMIG_REFUSED_INVALID);
 }
 
+/*
+ * What the guest's free pages must read as decides how a hint may be
+ * applied (docs/safety.md, "The free-page contract").  A skipped page is
+ * left on the destination as it was: its initial content if it was never
+ * sent, else an older copy.  Free pages whose content is never read take
+ * either.  Free pages that must read as zero (init_on_free) take only the
+ * initial content, and only if the destination's RAM starts zeroed:
+ * pages already sent are then kept dirty and sent again (s->unsent_only).
+ * Free pages that must hold a poison pattern take neither.
+ */
+static PvmigRefusal pvmig_free_contract_refusal(PvmigState *s)
+{
+    s->unsent_only = false;
+    if (s->x_ignore_free_contract) {
+        return PVMIG_ALLOWED;
+    }
+    switch (pvmig_free_contract(s->hello.caps, s->hello.poison_pattern)) {
+    case PVMIG_FREE_ANY:
+        return PVMIG_ALLOWED;
+    case PVMIG_FREE_ZERO:
+        if (!s->dest_ram_zeroed) {
+            return PVMIG_REFUSED_DEST_UNZEROED;
+        }
+        s->unsent_only = true;
+        return PVMIG_ALLOWED;
+    case PVMIG_FREE_PATTERN:
+        return PVMIG_REFUSED_POISON;
+    case PVMIG_FREE_CONTRADICTORY:
+        break;
+    }
+    return PVMIG_REFUSED_CONTRACT;
+}
+
 /* First bitmap sync of a migration: reset counters, decide on hints. */
 static void pvmig_migration_begin(PvmigState *s)
 {
@@ -407,10 +458,8 @@ static void pvmig_migration_begin(PvmigState *s)
                !(s->hello.caps & PVMIG_CAP_MODULE) ||
                !runstate_is_running()) {
         why = PVMIG_REFUSED_NO_AGENT;
-    } else if ((s->hello.caps & PVMIG_CAP_POISONING) &&
-               s->hello.poison_pattern != 0) {
-        /* The destination's untouched RAM reads as zeros, not the pattern. */
-        why = PVMIG_REFUSED_POISON;
+    } else {
+        why = pvmig_free_contract_refusal(s);
     }
     qatomic_set(&s->refusal, why);
     trace_pvmig_migration_begin(pvmig_refusal_str(why));
@@ -636,7 +685,7 @@ static void pvmig_hint_pieces(PvmigState *s)
 {
     PvmigPiece *p = (PvmigPiece *)s->pieces->data;
     guint i, n = s->pieces->len;
-    uint64_t cleared = 0;
+    uint64_t cleared = 0, kept = 0;
     int64_t t0, t1, t2;
 
     if (!n) {
@@ -657,15 +706,18 @@ static void pvmig_hint_pieces(PvmigState *s)
     if (qemu_guest_free_page_hint_begin()) {
         t1 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
         for (i = 0; i < n; i++) {
-            cleared += qemu_guest_free_page_hint_locked(p[i].host, p[i].len);
+            cleared += qemu_guest_free_page_hint_locked(p[i].host, p[i].len,
+                                                        s->unsent_only,
+                                                        &kept);
         }
         qemu_guest_free_page_hint_end();
         t2 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
         s->stats.bitmap_wait_us += (t1 - t0) / SCALE_US;
-        trace_pvmig_pieces_hinted(n, cleared, (t1 - t0) / SCALE_US,
+        trace_pvmig_pieces_hinted(n, cleared, kept, (t1 - t0) / SCALE_US,
                                   (t2 - t1) / SCALE_US);
     }
     s->stats.pages_cleared += cleared;
+    s->stats.pages_zero_resend += kept;
     if (s->epoch == s->first_epoch) {
         s->stats.hint_latency_us =
             (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
@@ -969,6 +1021,8 @@ static void pvmig_instance_init(Object *obj)
         { "stat-ranges", offsetof(PvmigStats, ranges) },
         { "stat-pages-hinted", offsetof(PvmigStats, pages_hinted) },
         { "stat-pages-cleared", offsetof(PvmigStats, pages_cleared) },
+        { "stat-pages-zero-resend",
+          offsetof(PvmigStats, pages_zero_resend) },
         { "stat-pages-not-ram", offsetof(PvmigStats, pages_not_ram) },
         { "stat-bytes-received", offsetof(PvmigStats, bytes_received) },
         { "stat-hint-latency-us", offsetof(PvmigStats, hint_latency_us) },
@@ -982,6 +1036,10 @@ static void pvmig_instance_init(Object *obj)
         { "stat-rejected-invalid", offsetof(PvmigStats, rejected_invalid) },
         { "stat-rejected-dirty-log",
           offsetof(PvmigStats, rejected_dirty_log) },
+        { "stat-rejected-contract",
+          offsetof(PvmigStats, rejected_contract) },
+        { "stat-rejected-dest-unzeroed",
+          offsetof(PvmigStats, rejected_dest_unzeroed) },
     };
     size_t i;
 
@@ -998,7 +1056,31 @@ static void pvmig_instance_init(Object *obj)
     s->hint_wait_ms = PVMIG_DEFAULT_HINT_WAIT_MS;
     object_property_add_uint32_ptr(obj, "hint-wait-ms", &s->hint_wait_ms,
                                    OBJ_PROP_FLAG_READWRITE);
+    /* What the agent's HELLO claimed, for tools that check the contract. */
+    object_property_add_uint32_ptr(obj, "guest-caps", &s->hello.caps,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_uint8_ptr(obj, "guest-poison-pattern",
+                                  &s->hello.poison_pattern,
+                                  OBJ_PROP_FLAG_READ);
 }
+
+static Property pvmig_properties[] = {
+    /*
+     * Whether the destination's guest RAM reads as zero before the stream
+     * fills it (fresh anonymous memory, shm, hugetlbfs: yes; a reused file
+     * backend: no).  Guests whose free pages must read as zero are hinted
+     * only when it does.
+     */
+    DEFINE_PROP_BOOL("dest-ram-zeroed", PvmigState, dest_ram_zeroed, true),
+    /*
+     * Test only: hint every guest as if its free pages were never read,
+     * the bug the free-page contract guards against, so a test can show
+     * that the check catches it.
+     */
+    DEFINE_PROP_BOOL("x-ignore-free-contract", PvmigState,
+                     x_ignore_free_contract, false),
+    DEFINE_PROP_END_OF_LIST(),
+};
 
 static void pvmig_class_init(ObjectClass *klass, void *data)
 {
@@ -1008,6 +1090,7 @@ static void pvmig_class_init(ObjectClass *klass, void *data)
     dc->desc = "pvmig free-page hints for live migration";
     dc->vmsd = &vmstate_pvmig;
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+    device_class_set_props(dc, pvmig_properties);
     k->realize = pvmig_realize;
     k->unrealize = pvmig_unrealize;
     k->have_data = pvmig_have_data;
