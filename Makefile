@@ -11,7 +11,7 @@ export BUILD KVER
 GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps qemu qemu-asan guest module agent workload hostile tools unit-tests e2e check \
+.PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check \
 	demo bench bench-module fuzz fuzz-coverage soak install clean
 
 all: qemu guest tools
@@ -47,7 +47,11 @@ $(GUEST)/bin/pvmig-hostile: guest/hostile/pvmig-hostile.c $(PROTO_SRCS) proto/pv
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -static -Iproto -o $@ $< $(PROTO_SRCS)
 
-guest: module agent workload hostile
+# The bare-metal guest for KVM tests (guest/sweeper/) and its checker.
+sweeper: deps
+	$(MAKE) -C guest/sweeper
+
+guest: module agent workload hostile sweeper
 	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
 
 tools: deps $(BUILD)/tools/pvmig-report
