@@ -66,6 +66,8 @@
 #include "qemu/notify.h"
 #include "qemu/thread.h"
 #include "sysemu/kvm.h"
+#include "sysemu/tcg.h"
+#include "qemu/cutils.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
@@ -132,7 +134,16 @@ typedef enum PvmigRefusal {
     PVMIG_REFUSED_DIRTY_LOG,
     PVMIG_REFUSED_CONTRACT,
     PVMIG_REFUSED_DEST_UNZEROED,
+    PVMIG_REFUSED_REARM,
 } PvmigRefusal;
+
+/* How the dirty log is re-armed after a bitmap sync (see pvmig_rearm()). */
+typedef enum PvmigDirtyLog {
+    PVMIG_DIRTY_LOG_UNKNOWN,
+    PVMIG_DIRTY_LOG_TCG,        /* the sync re-arms TCG's TLB tracking */
+    PVMIG_DIRTY_LOG_RING,       /* the sync resets KVM's dirty rings */
+    PVMIG_DIRTY_LOG_MANUAL,     /* KVM bitmap: re-armed lazily, per chunk */
+} PvmigDirtyLog;
 
 typedef struct PvmigStats {
     uint64_t epochs;
@@ -154,6 +165,11 @@ typedef struct PvmigStats {
     uint64_t rejected_dirty_log;
     uint64_t rejected_contract;
     uint64_t rejected_dest_unzeroed;
+    uint64_t rejected_rearm;
+    uint64_t rearms;
+    uint64_t rearm_chunks;
+    uint64_t rearm_us;
+    uint64_t rearm_max_us;
 } PvmigStats;
 
 struct PvmigState {
@@ -162,6 +178,8 @@ struct PvmigState {
     uint32_t hint_wait_ms;
     bool dest_ram_zeroed;
     bool x_ignore_free_contract;    /* test only: see the property */
+    bool x_rearm;                   /* test only: off shows the bug */
+    bool x_test_agent;              /* test only: see pvmig_inject() */
     NotifierWithReturn precopy_notifier;
     PvmigStats stats;
 
@@ -180,6 +198,8 @@ struct PvmigState {
     bool active;
     PvmigRefusal refusal;
     bool unsent_only;           /* free pages must read as zero: see hint */
+    PvmigDirtyLog dirty_log;
+    bool rearm;                 /* re-arm the log before each REQUEST */
     uint32_t epoch;             /* last epoch issued; never reused */
     bool window_open;           /* ranges of @epoch are accepted */
     uint32_t first_epoch;       /* 0: none opened in this migration */
@@ -230,6 +250,8 @@ static const char *pvmig_refusal_str(PvmigRefusal r)
         return "contract";
     case PVMIG_REFUSED_DEST_UNZEROED:
         return "dest-unzeroed";
+    case PVMIG_REFUSED_REARM:
+        return "rearm";
     }
     return "unknown";
 }
@@ -258,6 +280,9 @@ static void pvmig_count_rejected(PvmigState *s, PvmigRefusal why)
         break;
     case PVMIG_REFUSED_DEST_UNZEROED:
         s->stats.rejected_dest_unzeroed++;
+        break;
+    case PVMIG_REFUSED_REARM:
+        s->stats.rejected_rearm++;
         break;
     case PVMIG_ALLOWED:
         return;
@@ -418,6 +443,33 @@ static PvmigRefusal pvmig_free_contract_refusal(PvmigState *s)
     return PVMIG_REFUSED_CONTRACT;
 }
 
+static PvmigDirtyLog pvmig_dirty_log_mode(void)
+{
+    if (tcg_enabled()) {
+        return PVMIG_DIRTY_LOG_TCG;
+    }
+    if (kvm_enabled()) {
+        return kvm_dirty_ring_enabled() ? PVMIG_DIRTY_LOG_RING :
+                                          PVMIG_DIRTY_LOG_MANUAL;
+    }
+    return PVMIG_DIRTY_LOG_UNKNOWN;
+}
+
+static const char *pvmig_dirty_log_str(PvmigDirtyLog d)
+{
+    switch (d) {
+    case PVMIG_DIRTY_LOG_TCG:
+        return "tcg";
+    case PVMIG_DIRTY_LOG_RING:
+        return "ring";
+    case PVMIG_DIRTY_LOG_MANUAL:
+        return "manual";
+    case PVMIG_DIRTY_LOG_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}
+
 /* First bitmap sync of a migration: reset counters, decide on hints. */
 static void pvmig_migration_begin(PvmigState *s)
 {
@@ -425,6 +477,8 @@ static void pvmig_migration_begin(PvmigState *s)
     PvmigRefusal why = PVMIG_ALLOWED;
 
     memset(&s->stats, 0, sizeof(s->stats));
+    s->dirty_log = pvmig_dirty_log_mode();
+    s->rearm = s->dirty_log == PVMIG_DIRTY_LOG_MANUAL && s->x_rearm;
     qatomic_set(&s->active, true);
     qatomic_set(&s->window_open, false);
     qatomic_set(&s->first_epoch, 0);
@@ -439,22 +493,13 @@ static void pvmig_migration_begin(PvmigState *s)
      */
     if (migrate_postcopy_ram()) {
         why = PVMIG_REFUSED_POSTCOPY;
-    } else if (kvm_enabled() && !kvm_dirty_ring_enabled()) {
-        /*
-         * The safety rule needs every guest write after the request to be
-         * in the dirty log at the next sync.  KVM's dirty bitmap with
-         * manual protect (the default) is re-armed lazily, per chunk, just
-         * before the chunk is sent, and qemu_guest_free_page_hint() re-arms
-         * it for the hinted range: a page reported free, reused and written
-         * before that would not be logged again, so the write would be
-         * lost.  TCG (and KVM's dirty ring) re-arm at the sync itself.
-         * Until the log is re-armed eagerly before each REQUEST, and that
-         * is tested on KVM, send everything.
-         */
+    } else if (s->dirty_log == PVMIG_DIRTY_LOG_UNKNOWN) {
+        /* No way to know that a write after the REQUEST gets logged. */
         why = PVMIG_REFUSED_DIRTY_LOG;
     } else if (s->broken) {
         why = PVMIG_REFUSED_INVALID;
-    } else if (!port->guest_connected || !s->have_hello ||
+    } else if (!(port->guest_connected || s->x_test_agent) ||
+               !s->have_hello ||
                !(s->hello.caps & PVMIG_CAP_MODULE) ||
                !runstate_is_running()) {
         why = PVMIG_REFUSED_NO_AGENT;
@@ -462,8 +507,34 @@ static void pvmig_migration_begin(PvmigState *s)
         why = pvmig_free_contract_refusal(s);
     }
     qatomic_set(&s->refusal, why);
-    trace_pvmig_migration_begin(pvmig_refusal_str(why));
+    trace_pvmig_migration_begin(pvmig_refusal_str(why),
+                                pvmig_dirty_log_str(s->dirty_log));
     pvmig_count_rejected(s, why);
+}
+
+/*
+ * Under KVM's manual dirty-log protect the sync just done left every page
+ * it collected writable (docs/safety.md, "Dirty-log modes"): write-protect
+ * them all again before the REQUEST goes out, so that whatever the guest
+ * writes after it sees a page free is logged for the next sync.  Runs in
+ * the migration thread (AFTER_BITMAP_SYNC) with the BQL and s->lock held;
+ * takes bitmap_mutex.  False if there was no migration to re-arm.
+ */
+static bool pvmig_rearm(PvmigState *s)
+{
+    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t chunks = qemu_guest_free_page_hint_rearm();
+    uint64_t us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0) / SCALE_US;
+
+    trace_pvmig_rearm(chunks, us);
+    if (chunks < 0) {
+        return false;
+    }
+    s->stats.rearms++;
+    s->stats.rearm_chunks += chunks;
+    s->stats.rearm_us += us;
+    s->stats.rearm_max_us = MAX(s->stats.rearm_max_us, us);
+    return true;
 }
 
 /* After a bitmap sync: a new epoch, if the guest can still answer. */
@@ -478,6 +549,12 @@ static void pvmig_open_window(PvmigState *s)
          * The sync inside migration_completion() runs with the VM
          * stopped: no sync follows it, so no window may open.
          */
+        qemu_mutex_unlock(&s->lock);
+        return;
+    }
+    if (s->rearm && !pvmig_rearm(s)) {
+        pvmig_count_rejected(s, PVMIG_REFUSED_REARM);
+        pvmig_refuse(s, PVMIG_REFUSED_REARM);
         qemu_mutex_unlock(&s->lock);
         return;
     }
@@ -878,6 +955,103 @@ out:
     return len;
 }
 
+/* ---- test only: an agent inside QEMU (x-test-agent=on) ---- */
+
+/*
+ * Parses "EPOCH:PFN+PAGES[,PFN+PAGES...]" (numbers in C notation) into
+ * @epoch and ranges for @enc.  Ranges are added as given: ordering and
+ * bounds are the decoder's to check, as for a guest.
+ */
+static bool pvmig_inject_parse(const char *str, uint32_t *epoch,
+                               struct pvmig_encoder *enc, void *buf,
+                               uint64_t max_pfn, Error **errp)
+{
+    const char *p = str;
+    uint64_t v, start, n;
+
+    if (qemu_strtou64(p, &p, 0, &v) || *p != ':' || !v || v > UINT32_MAX) {
+        error_setg(errp, "x-inject: expected EPOCH:PFN+PAGES,..., got '%s'",
+                   str);
+        return false;
+    }
+    *epoch = v;
+    if (pvmig_encoder_init(enc, *epoch, max_pfn, buf, PVMIG_MAX_MSG)) {
+        error_setg(errp, "x-inject: cannot start epoch %u", *epoch);
+        return false;
+    }
+    do {
+        p++;
+        if (qemu_strtou64(p, &p, 0, &start) || *p != '+' ||
+            qemu_strtou64(p + 1, &p, 0, &n) || (*p && *p != ',')) {
+            error_setg(errp, "x-inject: bad range in '%s'", str);
+            return false;
+        }
+        if (pvmig_encoder_add(enc, start, n) == PVMIG_ENC_FULL) {
+            error_setg(errp, "x-inject: too many ranges for one message");
+            return false;
+        }
+    } while (*p == ',');
+    return true;
+}
+
+/*
+ * Test only.  Hints guest-physical ranges as if the agent had sent them
+ * for @epoch: they are encoded as RANGES and END messages and fed to the
+ * same decoder and checks as the guest's own input, so only the transport
+ * is skipped.  This lets a test hint a guest that runs no agent (a
+ * bare-metal guest under KVM) at a moment of its choosing, e.g. right
+ * after the guest wrote those pages.
+ */
+static void pvmig_inject(Object *obj, const char *str, Error **errp)
+{
+    PvmigState *s = PVMIG(obj);
+    VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(obj);
+    g_autofree struct pvmig_encoder *enc = g_new0(struct pvmig_encoder, 1);
+    g_autofree uint8_t *buf = g_malloc(PVMIG_MAX_MSG);
+    uint8_t end[PVMIG_HDR_SIZE + PVMIG_END_SIZE];
+    uint32_t epoch;
+    size_t len;
+    int n;
+
+    if (!s->x_test_agent) {
+        error_setg(errp, "x-inject needs x-test-agent=on");
+        return;
+    }
+    if (!pvmig_inject_parse(str, &epoch, enc, buf, s->limit_pfn, errp)) {
+        return;
+    }
+    n = pvmig_encoder_finish(enc);
+    if (n != 0) {
+        error_setg(errp, "x-inject: ranges rejected by the encoder (%s)",
+                   pvmig_strerror(n));
+        return;
+    }
+    len = pvmig_encoder_take(enc);
+    if (len) {
+        pvmig_have_data(port, buf, len);
+    }
+    n = pvmig_encoder_end(enc, NULL, end, sizeof(end));
+    if (n > 0) {
+        pvmig_have_data(port, end, n);
+    }
+}
+
+/* The HELLO a test agent would send: RAM of this machine, no contract. */
+static void pvmig_test_agent_hello(PvmigState *s)
+{
+    struct pvmig_hello hello = {
+        .proto_version = PVMIG_PROTO_VERSION,
+        .page_size = 1u << PVMIG_PAGE_SHIFT,
+        .max_pfn = s->limit_pfn,
+        .caps = PVMIG_CAP_MODULE,
+    };
+    uint8_t msg[PVMIG_HDR_SIZE + PVMIG_HELLO_SIZE];
+    int n = pvmig_build_hello(msg, sizeof(msg), &hello);
+
+    assert(n > 0);
+    pvmig_have_data(VIRTIO_SERIAL_PORT(s), msg, n);
+}
+
 static void pvmig_set_guest_connected(VirtIOSerialPort *port, int connected)
 {
     PvmigState *s = PVMIG(port);
@@ -995,6 +1169,9 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     s->precopy_notifier.notify = pvmig_precopy_notify;
     precopy_add_notifier(&s->precopy_notifier);
     virtio_serial_open(port);
+    if (s->x_test_agent) {
+        pvmig_test_agent_hello(s);
+    }
 }
 
 static void pvmig_unrealize(DeviceState *dev)
@@ -1007,6 +1184,11 @@ static void pvmig_unrealize(DeviceState *dev)
     qemu_cond_destroy(&s->first_epoch_cond);
     qemu_mutex_destroy(&s->wait_lock);
     qemu_mutex_destroy(&s->lock);
+}
+
+static char *pvmig_get_dirty_log(Object *obj, Error **errp)
+{
+    return g_strdup(pvmig_dirty_log_str(PVMIG(obj)->dirty_log));
 }
 
 static void pvmig_instance_init(Object *obj)
@@ -1040,6 +1222,11 @@ static void pvmig_instance_init(Object *obj)
           offsetof(PvmigStats, rejected_contract) },
         { "stat-rejected-dest-unzeroed",
           offsetof(PvmigStats, rejected_dest_unzeroed) },
+        { "stat-rejected-rearm", offsetof(PvmigStats, rejected_rearm) },
+        { "stat-rearms", offsetof(PvmigStats, rearms) },
+        { "stat-rearm-chunks", offsetof(PvmigStats, rearm_chunks) },
+        { "stat-rearm-us", offsetof(PvmigStats, rearm_us) },
+        { "stat-rearm-max-us", offsetof(PvmigStats, rearm_max_us) },
     };
     size_t i;
 
@@ -1062,6 +1249,11 @@ static void pvmig_instance_init(Object *obj)
     object_property_add_uint8_ptr(obj, "guest-poison-pattern",
                                   &s->hello.poison_pattern,
                                   OBJ_PROP_FLAG_READ);
+    /* The last epoch issued, and how this migration re-arms its log. */
+    object_property_add_uint32_ptr(obj, "epoch", &s->epoch,
+                                   OBJ_PROP_FLAG_READ);
+    object_property_add_str(obj, "dirty-log", pvmig_get_dirty_log, NULL);
+    object_property_add_str(obj, "x-inject", NULL, pvmig_inject);
 }
 
 static Property pvmig_properties[] = {
@@ -1079,6 +1271,16 @@ static Property pvmig_properties[] = {
      */
     DEFINE_PROP_BOOL("x-ignore-free-contract", PvmigState,
                      x_ignore_free_contract, false),
+    /*
+     * Test only: off skips the re-arm under KVM's manual dirty log yet
+     * still hints, the bug the re-arm guards against.
+     */
+    DEFINE_PROP_BOOL("x-rearm", PvmigState, x_rearm, true),
+    /*
+     * Test only: act as if an agent had said HELLO and take ranges from
+     * the x-inject property instead of the port (pvmig_inject()).
+     */
+    DEFINE_PROP_BOOL("x-test-agent", PvmigState, x_test_agent, false),
     DEFINE_PROP_END_OF_LIST(),
 };
 
