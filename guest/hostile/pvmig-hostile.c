@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,12 +26,12 @@
 
 enum attack {
 	GARBAGE, OVERSIZED, OUT_OF_RANGE, OVERLAP, STALE, FLOOD,
-	FUTURE, WRAP, DRIBBLE, TRUNCATE, NR_ATTACKS
+	FUTURE, WRAP, DRIBBLE, TRUNCATE, CONTRADICT, NR_ATTACKS
 };
 
 static const char *const attack_names[NR_ATTACKS] = {
 	"garbage", "oversized", "out-of-range", "overlap", "stale", "flood",
-	"future", "wrap", "dribble", "truncate",
+	"future", "wrap", "dribble", "truncate", "contradict",
 };
 
 static int port = -1;
@@ -53,7 +54,12 @@ static void send_all(const void *buf, size_t len)
 	}
 }
 
-static void send_hello(void)
+/*
+ * The "contradict" attack claims init_on_free together with a poison
+ * pattern, which no Linux reports (it turns init_on_free off when
+ * poisoning is on): the host must refuse to hint such a guest at all.
+ */
+static void send_hello(bool contradict)
 {
 	struct pvmig_hello h = {
 		.proto_version = PVMIG_PROTO_VERSION,
@@ -61,6 +67,11 @@ static void send_hello(void)
 		.max_pfn = max_pfn,
 		.caps = PVMIG_CAP_MODULE,
 	};
+
+	if (contradict) {
+		h.caps |= PVMIG_CAP_INIT_ON_FREE | PVMIG_CAP_POISONING;
+		h.poison_pattern = 0xaa;
+	}
 	uint8_t buf[64];
 	int n = pvmig_build_hello(buf, sizeof(buf), &h);
 
@@ -147,7 +158,7 @@ static void attack(enum attack a, uint32_t epoch)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		do {
-			send_hello();
+			send_hello(false);
 			clock_gettime(CLOCK_MONOTONIC, &t);
 		} while (t.tv_sec - t0.tv_sec < 2);
 		break;
@@ -193,6 +204,13 @@ static void attack(enum attack a, uint32_t epoch)
 		close(port);
 		port = -1;
 		break;
+	case CONTRADICT: {
+		/* Well-formed ranges; only the HELLO lied (send_hello()). */
+		const uint64_t runs[1][2] = { { 0x20000, 0x100 } };
+
+		send_all(buf, ranges_msg(buf, epoch, 0, 0x20000, runs, 1));
+		break;
+	}
 	case NR_ATTACKS:
 		break;
 	}
@@ -238,7 +256,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		printf("usage: pvmig-hostile [ATTACK|all] [PORT]\n"
 		       "attacks: garbage oversized out-of-range overlap stale flood\n"
-		       "         future wrap dribble truncate\n");
+		       "         future wrap dribble truncate contradict\n");
 		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "all")) {
@@ -268,7 +286,7 @@ int main(int argc, char **argv)
 				continue;
 			}
 			pvmig_decoder_init(&dec, PVMIG_ROLE_GUEST, 0, &ops, &req);
-			send_hello();
+			send_hello(mode == CONTRADICT);
 		}
 		pfd = (struct pollfd){ .fd = port, .events = POLLIN };
 		if (poll(&pfd, 1, 1000) <= 0)
@@ -287,7 +305,8 @@ int main(int argc, char **argv)
 		if (req.seen) {
 			req.seen = 0;
 			attack(mode >= 0 ? (enum attack)mode :
-			       (enum attack)(next++ % NR_ATTACKS), req.epoch);
+			       /* contradict needs its own HELLO: not in turn */
+			       (enum attack)(next++ % CONTRADICT), req.epoch);
 		}
 	}
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Issue 5 (4): a guest booted with page_poison=1 checks a poison pattern on
-# allocation, which zero-filled skipped pages would break: the device must
-# refuse hints, and the migration must still be correct.
+# Free-page contracts the device must refuse (docs/safety.md):
+#  - page_poison=1: the guest checks a poison pattern on allocation, which
+#    zero-filled skipped pages would break;
+#  - a HELLO claiming init_on_free together with poisoning (no Linux does:
+#    it turns init_on_free off when poisoning is on), from the hostile
+#    guest, which then sends well-formed ranges.
+# Either way no page may be hinted, and the migration must still be correct.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 migrate poison --mode pvmig --mem 1024 \
@@ -9,3 +13,10 @@ migrate poison --mode pvmig --mem 1024 \
 [ "$(field poison verified)" = true ]
 [ "$(field poison pages_hinted)" = 0 ]
 [ "$(field poison 'pvmig.rejected_poison')" -ge 1 ]
+
+migrate contradict --mode pvmig --mem 512 \
+	--append "pvmig.agent=0 pvmig.hostile=contradict pvmig.hold_mb=32"
+[ "$(field contradict verified)" = true ]
+[ "$(field contradict pages_cleared)" = 0 ]
+[ "$(field contradict 'pvmig.rejected_contract')" -ge 1 ]
+[ "$(field contradict 'pvmig.guest_caps')" = 7 ]
