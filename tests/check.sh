@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 logs=$top/build/check
 mkdir -p "$logs"
-passed=0 failed=0 failures=
+passed=0 failed=0 skipped=0 failures=
 
 run() {	# run NAME CMD...: the command's output goes to build/check/NAME.log
 	local name=$1 start=$SECONDS rc
@@ -19,6 +19,10 @@ run() {	# run NAME CMD...: the command's output goes to build/check/NAME.log
 	if [ $rc -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "PASS $name ($((SECONDS - start))s)"
+	elif [ $rc -eq 77 ]; then
+		# A test that cannot run here says why; it is not a pass.
+		skipped=$((skipped + 1))
+		echo "SKIP $name: $(grep -m1 '^SKIP' "$logs/$name.log" || echo 'no reason given')"
 	else
 		failed=$((failed + 1))
 		failures="$failures $name"
@@ -48,5 +52,5 @@ fi
 
 echo
 [ -n "$failures" ] && echo "failed:$failures"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -17,3 +17,21 @@ migrate() {
 field() {
 	jq -r ".[${3:--1}].$2" "$out/$1.json"
 }
+
+# kvm_unusable: prints why KVM cannot run a guest here and succeeds, or
+# fails silently if it can (the driver's own check, then a 2 s boot).
+kvm_unusable() {
+	local qemu=${PVMIG_QEMU:-$top/build/qemu/qemu-system-x86_64} out rc=0
+	if [ ! -e /dev/kvm ]; then
+		echo "no /dev/kvm on this machine"
+		return 0
+	fi
+	out=$(echo '{"execute":"qmp_capabilities"}{"execute":"quit"}' |
+		timeout 20 "$qemu" -accel kvm -machine none -display none \
+		-nodefaults -qmp stdio 2>&1 >/dev/null) || rc=$?
+	if [ "$rc" != 0 ]; then
+		echo "QEMU cannot use /dev/kvm: ${out:-exit status $rc}"
+		return 0
+	fi
+	return 1
+}

@@ -42,6 +42,18 @@ static void usage(FILE *f)
 "  --x-corrupt-dst OFF  test only: flip one byte at RAM offset OFF of the\n"
 "                       paused destination before the comparison, to prove\n"
 "                       that the check catches a lost page\n"
+"  --accel tcg|kvm      accelerator (default tcg); kvm needs a usable /dev/kvm\n"
+"  --dirty-ring N       KVM only: use KVM's dirty ring of N entries (a power\n"
+"                       of two, 1024-65536) instead of its dirty bitmap\n"
+"  --guest linux|sweeper  the Linux test guest (default), or the bare-metal\n"
+"                       guest of guest/sweeper/ (boots where Linux cannot,\n"
+"                       e.g. nested KVM; pvmig mode then uses the device's\n"
+"                       test agent, see --x-sweeper-hints)\n"
+"  --x-sweeper-hints N  test only, sweeper guest: in N epochs, have the guest\n"
+"                       write its region R right after the bitmap sync, then\n"
+"                       (mode pvmig) hint R as free; a device that does not\n"
+"                       re-arm KVM's dirty log after the sync loses those\n"
+"                       writes.  Mode none does the same writes, no hints\n"
 "  --pvmig-opts OPTS    more properties for -device pvmig, e.g.\n"
 "                       dest-ram-zeroed=off\n"
 "  --x-stale-free       test only, for a guest booted with pvmig.stale_mb=N\n"
@@ -90,7 +102,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
 		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET, OPT_STALE,
-		OPT_PVMIG_OPTS,
+		OPT_PVMIG_OPTS, OPT_ACCEL, OPT_DIRTY_RING, OPT_GUEST,
+		OPT_SWEEPER_HINTS,
 	};
 	static const struct option lo[] = {
 		{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -120,6 +133,10 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "x-reset-after", required_argument, NULL, OPT_RESET },
 		{ "x-stale-free", no_argument, NULL, OPT_STALE },
 		{ "pvmig-opts", required_argument, NULL, OPT_PVMIG_OPTS },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
+		{ "guest", required_argument, NULL, OPT_GUEST },
+		{ "x-sweeper-hints", required_argument, NULL, OPT_SWEEPER_HINTS },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -148,6 +165,22 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_KEEP: o->keep = true; break;
 		case OPT_STALE: o->stale_free = true; break;
 		case OPT_PVMIG_OPTS: o->pvmig_opts = optarg; break;
+		case OPT_ACCEL:
+			ok = !strcmp(optarg, "tcg") || !strcmp(optarg, "kvm");
+			o->kvm = !strcmp(optarg, "kvm");
+			break;
+		case OPT_DIRTY_RING:
+			/* KVM takes a power of two of 1024 to 65536 entries. */
+			ok = parse_ulong(optarg, 1024, 65536, &o->dirty_ring) &&
+			     !(o->dirty_ring & (o->dirty_ring - 1));
+			break;
+		case OPT_GUEST:
+			ok = !strcmp(optarg, "linux") || !strcmp(optarg, "sweeper");
+			o->sweeper = !strcmp(optarg, "sweeper");
+			break;
+		case OPT_SWEEPER_HINTS:
+			ok = parse_ulong(optarg, 1, 100, &o->sweeper_hints);
+			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_MEM:
 			ok = parse_ulong(optarg, 64, 1024 * 1024, &o->mem_mb);
@@ -220,6 +253,20 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "pvmig-migrate: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	if (o->dirty_ring && !o->kvm) {
+		fprintf(stderr, "pvmig-migrate: --dirty-ring needs --accel kvm\n");
+		exit(EXIT_USAGE);
+	}
+	if (o->sweeper_hints && !(o->sweeper && o->mode != MODE_BALLOON)) {
+		fprintf(stderr, "pvmig-migrate: --x-sweeper-hints needs --guest "
+			"sweeper and --mode pvmig or none\n");
+		exit(EXIT_USAGE);
+	}
+	if (o->sweeper && (o->stale_free || *o->append)) {
+		fprintf(stderr, "pvmig-migrate: --guest sweeper has no kernel: "
+			"no --append or --x-stale-free\n");
 		exit(EXIT_USAGE);
 	}
 	return 0;

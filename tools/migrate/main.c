@@ -121,9 +121,18 @@ static void init_output(struct run *r)
 			   "bandwidth_mibs", (json_int_t)o->bandwidth_mibs,
 			   "downtime_limit_ms", (json_int_t)o->downtime_ms,
 			   "qemu", o->qemu, "timestamp", stamp);
+	json_object_set_new(r->out, "accel", json_string(o->kvm ? "kvm" : "tcg"));
+	json_object_set_new(r->out, "dirty_log", json_string(
+		!o->kvm ? "tcg" : o->dirty_ring ? "ring" : "manual"));
+	json_object_set_new(r->out, "guest", json_string(o->sweeper ? "sweeper" :
+							 "linux"));
 	json_object_set_new(r->out, "qemu_binary", resolved(o->qemu));
-	json_object_set_new(r->out, "guest_kernel", resolved(o->kernel));
-	json_object_set_new(r->out, "guest_initrd", resolved(o->initrd));
+	if (o->sweeper) {
+		json_object_set_new(r->out, "guest_image", resolved(o->sweeper_img));
+	} else {
+		json_object_set_new(r->out, "guest_kernel", resolved(o->kernel));
+		json_object_set_new(r->out, "guest_initrd", resolved(o->initrd));
+	}
 	json_object_set_new(r->out, "status", json_string("not-started"));
 	/* Fixed key order; values stay null if the run never gets there. */
 	for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++)

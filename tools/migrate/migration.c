@@ -86,6 +86,23 @@ static bool ends_attempt(const struct fault *f)
 	       (f->kind == FAULT_CANCEL || f->kind == FAULT_KILL_DST);
 }
 
+/* The limits once a test phase that needed a busy migration is over. */
+#define LIFTED_BANDWIDTH_MIBS 4096
+#define LIFTED_DOWNTIME_MS 2000
+
+int lift_limits(struct run *r)
+{
+	json_t *ret = cmd(r, &r->src, "migrate-set-parameters",
+			  json_pack("{s:I, s:I}", "max-bandwidth",
+				    (json_int_t)LIFTED_BANDWIDTH_MIBS << 20,
+				    "downtime-limit", (json_int_t)LIFTED_DOWNTIME_MS));
+
+	if (!ret)
+		return infra_fail(r, "cannot lift the migration's limits");
+	json_decref(ret);
+	return EXIT_OK;
+}
+
 /*
  * Runs one migration attempt.  With @f, injects that fault @f->at_ms after
  * the migrate command; a cancelled or failed attempt then returns
@@ -100,12 +117,13 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 	double prev_mib = 0, rate = 0;
 	int64_t prev_t;
 	struct stale_phase stale = { .state = STALE_OFF };
+	bool sweeper_hints = o->sweeper_hints && !r->test_phase_used;
 	json_t *ret;
 	char *uri;
 	int rc;
 
-	if (o->stale_free && !r->stale_used) {
-		r->stale_used = true;
+	if (o->stale_free && !r->test_phase_used) {
+		r->test_phase_used = true;
 		stale.state = STALE_SENDING;
 		rc = stale_wait_held(r);
 		if (rc)
@@ -194,6 +212,16 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 			return EXIT_INFRA;
 		}
 		rc = stale.state != STALE_OFF ? stale_step(r, &stale, q, t0) : 0;
+		if (!rc && sweeper_hints && jint(q, "ram.dirty-sync-count") >= 2) {
+			/* Once: the rounds block, then the migration may end. */
+			sweeper_hints = false;
+			r->test_phase_used = true;
+			if (progress)
+				fputc('\n', stderr);
+			rc = sweeper_hint_rounds(r);
+			if (!rc)
+				rc = lift_limits(r);
+		}
 		json_decref(q);
 		if (rc) {
 			if (progress)
@@ -245,8 +273,9 @@ static const char *const pvmig_counters[] = {
 	"stat-rejected-poison", "stat-rejected-postcopy",
 	"stat-rejected-no-agent", "stat-rejected-invalid",
 	"stat-rejected-dirty-log", "stat-rejected-contract",
-	"stat-rejected-dest-unzeroed", "hint-wait-ms", "guest-caps",
-	"guest-poison-pattern",
+	"stat-rejected-dest-unzeroed", "stat-rejected-rearm", "stat-rearms",
+	"stat-rearm-chunks", "stat-rearm-us", "stat-rearm-max-us",
+	"hint-wait-ms", "guest-caps", "guest-poison-pattern", "dirty-log",
 };
 
 /* The pvmig device's counters on the source (they describe its send). */
@@ -267,9 +296,12 @@ json_t *read_pvmig(struct run *r)
 		for (k = key; *k; k++)
 			if (*k == '-')
 				*k = '_';
-		json_object_set_new(all, key, json_is_integer(v) ? v : json_null());
-		if (v && !json_is_integer(v))
+		if (json_is_integer(v) || json_is_string(v)) {
+			json_object_set_new(all, key, v);
+		} else {
+			json_object_set_new(all, key, json_null());
 			json_decref(v);
+		}
 	}
 	return all;
 }

@@ -43,6 +43,11 @@ struct opts {
 	unsigned long hops;	/* ping-pong: migrations in a row, each verified */
 	bool stale_free;	/* --x-stale-free (stale.c) */
 	const char *pvmig_opts;	/* appended to -device pvmig */
+	bool kvm;		/* --accel kvm */
+	unsigned long dirty_ring;	/* --dirty-ring entries, 0: bitmap */
+	bool sweeper;		/* --guest sweeper (sweeper.c) */
+	unsigned long sweeper_hints;	/* --x-sweeper-hints rounds */
+	const char *sweeper_img;
 };
 
 struct side {
@@ -66,7 +71,7 @@ struct run {
 	struct side src, dst;
 	int port;
 	unsigned spawned;	/* destinations started so far */
-	bool stale_used;	/* the --x-stale-free phase ran (first attempt) */
+	bool test_phase_used;	/* --x-stale-free / --x-sweeper-hints ran (once) */
 	struct argv files;	/* work files of retired QEMUs, for teardown */
 	json_t *out;
 	char err[512];
@@ -121,6 +126,14 @@ int stale_wait_held(struct run *r);
 /* Advances the phase from one query-migrate reply @q. */
 int stale_step(struct run *r, struct stale_phase *ph, json_t *q, int64_t t0);
 
+/* sweeper.c: the bare-metal guest (--guest sweeper). */
+void sweeper_args(struct run *r, struct side *s, struct argv *a);
+bool sweeper_ready(struct run *r);
+/* --x-sweeper-hints: write R, hint R, in that many epochs. */
+int sweeper_hint_rounds(struct run *r);
+/* abcheck on both sides, then the resumed destination must sweep on. */
+const char *sweeper_check(struct run *r);
+
 /* migration.c */
 enum fault_kind { FAULT_NONE, FAULT_CANCEL, FAULT_KILL_DST, FAULT_RESET };
 struct fault {
@@ -130,6 +143,8 @@ struct fault {
 	int64_t injected_ms;	/* when, relative to the migrate command */
 };
 int migrate(struct run *r, json_t **final, struct fault *f);
+/* Raises max-bandwidth and downtime-limit so the migration can finish. */
+int lift_limits(struct run *r);
 void record_figures(struct run *r, json_t *q);
 void record_pvmig(struct run *r);
 json_t *read_pvmig(struct run *r);

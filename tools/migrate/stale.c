@@ -17,9 +17,6 @@
  */
 #include "run.h"
 
-/* The limits once the stale pages had their chance to be skipped. */
-#define STALE_FINAL_BANDWIDTH_MIBS 4096
-#define STALE_FINAL_DOWNTIME_MS 1000
 #define STALE_FREE_TIMEOUT_MS 30000
 
 int stale_wait_held(struct run *r)
@@ -34,20 +31,6 @@ int stale_wait_held(struct run *r)
 		sleep_ms(POLL_MS);
 		console_poll(&r->src.con);
 	}
-	return EXIT_OK;
-}
-
-static int lift_limits(struct run *r)
-{
-	json_t *ret = cmd(r, &r->src, "migrate-set-parameters",
-			  json_pack("{s:I, s:I}", "max-bandwidth",
-				    (json_int_t)STALE_FINAL_BANDWIDTH_MIBS << 20,
-				    "downtime-limit",
-				    (json_int_t)STALE_FINAL_DOWNTIME_MS));
-
-	if (!ret)
-		return infra_fail(r, "--x-stale-free: cannot lift the limits");
-	json_decref(ret);
 	return EXIT_OK;
 }
 

@@ -13,7 +13,14 @@
 # Environment:
 #   N, SEED         runs and master seed
 #   OUT             summary JSON (default bench/results/soak/<time>-seed<SEED>.json)
-#   MEM_MIN/MEM_MAX guest size range in MiB (default 512/2048)
+#   MEM_MIN/MEM_MAX guest size range in MiB (default 512/2048; sweeper
+#                   64/512)
+#   ACCEL=kvm       run under KVM (default tcg); --accel kvm needs /dev/kvm
+#   GUEST=sweeper   the bare-metal guest (guest/sweeper/) with host-injected
+#                   hints and a random dirty-log mode, for KVM where Linux
+#                   does not boot (default linux)
+#   IOF_PCT         share of Linux runs booted with init_on_free=1, whose
+#                   destination must hand out zeroed fresh pages (default 25)
 #   FAULTS=always   every run gets at least one driver-side fault
 #   QEMU            QEMU binary (default: the driver's default)
 #   KEEP_GOING=0    stop at the first failing run (default: go on)
@@ -27,12 +34,19 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 driver=$top/build/tools/pvmig-migrate
 N=${N:-20}
 SEED=${SEED:-$(( $(date +%s%N) % 2147483647 ))}
-MEM_MIN=${MEM_MIN:-512}
-MEM_MAX=${MEM_MAX:-2048}
+ACCEL=${ACCEL:-tcg}
+GUEST=${GUEST:-linux}
+IOF_PCT=${IOF_PCT:-25}
+case $GUEST in
+sweeper) MEM_MIN=${MEM_MIN:-64} MEM_MAX=${MEM_MAX:-512} ;;
+*) MEM_MIN=${MEM_MIN:-512} MEM_MAX=${MEM_MAX:-2048} ;;
+esac
 FAULTS=${FAULTS:-random}
 KEEP_GOING=${KEEP_GOING:-1}
 
 die() { echo "soak: $*" >&2; exit 2; }
+[[ $ACCEL == tcg || $ACCEL == kvm ]] || die "ACCEL must be tcg or kvm"
+[[ $GUEST == linux || $GUEST == sweeper ]] || die "GUEST must be linux or sweeper"
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 1 ] || die "N must be a positive integer"
 [[ $SEED =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer"
 SEED=$((SEED % 2147483648))
@@ -57,7 +71,7 @@ git -C "$top" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
 qemu_sha=$(sha "$(readlink -f "${QEMU:-$top/build/qemu/qemu-system-x86_64}")")
 kernel_sha=$(sha "$top/build/guest/vmlinuz")
 initrd_sha=$(sha "$top/build/guest/initramfs.cpio.gz")
-command_line="${QEMU:+QEMU=$QEMU }N=$N SEED=$SEED${MEM_MIN:+ MEM_MIN=$MEM_MIN}${MEM_MAX:+ MEM_MAX=$MEM_MAX} FAULTS=$FAULTS tools/soak/run.sh"
+command_line="${QEMU:+QEMU=$QEMU }N=$N SEED=$SEED MEM_MIN=$MEM_MIN MEM_MAX=$MEM_MAX FAULTS=$FAULTS ACCEL=$ACCEL GUEST=$GUEST IOF_PCT=$IOF_PCT tools/soak/run.sh"
 
 # ---------------------------------------------------------------- random
 # A 31-bit LCG: small, the same in every bash, and enough for choosing
@@ -75,8 +89,35 @@ chance() { rnd 1 100; [ "$R" -le "$1" ]; }	# chance PERCENT
 pick() { rnd 1 $#; R=${!R}; }			# pick WORD...
 
 # ----------------------------------------------------------------- a run
+# plan_sweeper SEED: the bare-metal guest writes region R in 1-5 epochs
+# right after the sync (--x-sweeper-hints) and pvmig runs hint R then,
+# under KVM's dirty bitmap (re-armed by the device) or its dirty ring.
+plan_sweeper() {
+	rng=$(hash31 "plan-$1")
+	pick pvmig pvmig pvmig none
+	mode=$R
+	rnd $((MEM_MIN / 64)) $((MEM_MAX / 64)); mem=$((R * 64))
+	smp=1 append= guest_faults=() fault_args=(--guest sweeper --accel "$ACCEL")
+	workload="sweeper"
+	if [ "$ACCEL" = kvm ] && chance 40; then
+		# 65536: a 4096-entry ring stalls this nested guest in migration.
+		fault_args+=(--dirty-ring 65536); workload+=" ring"
+	else
+		workload+=" $([ "$ACCEL" = kvm ] && echo manual || echo tcg)"
+	fi
+	rnd 1 5; fault_args+=(--x-sweeper-hints "$R"); workload+=" rounds=$R"
+	pick 0 0 0.5 1 2; delay=$R
+	pick 64 128 256 512 1024; bw=$R
+	downtime=1	# lifted once the rounds are done
+	chance 20 && { rnd 100 3000; fault_args+=(--x-cancel-after "$R"); }
+	chance 10 && { rnd 100 3000; fault_args+=(--x-kill-dst-after "$R"); }
+	chance 15 && fault_args+=(--hops 2)
+	return 0
+}
+
 # plan SEED: sets mode, mem, smp, append, bw, downtime, delay, fault args.
 plan() {
+	[ "$GUEST" = sweeper ] && { plan_sweeper "$1"; return; }
 	rng=$(hash31 "plan-$1")
 	pick pvmig pvmig pvmig pvmig pvmig pvmig pvmig pvmig none balloon
 	mode=$R
@@ -98,6 +139,9 @@ plan() {
 	[ "$wk" -gt 0 ] && { append+=" pvmig.write_kbps=$wk"; workload+=" write=${wk}k"; }
 	[ "$pc" -gt 0 ] && { append+=" pvmig.pagecache_mb=$pc"; workload+=" pagecache=$pc"; }
 	chance 20 && { append+=" pvmig.forkstorm=1"; workload+=" forkstorm"; }
+	# Free pages that must read as zero; the driver then has the
+	# destination check its fresh pages.
+	chance "$IOF_PCT" && { append+=" init_on_free=1"; workload+=" init_on_free"; }
 
 	pick 0 0 0.5 1 2 3 5 8; delay=$R
 	pick 64 128 256 512 1024 4096; bw=$R
@@ -119,6 +163,7 @@ plan() {
 			chance 20 && { append+=" pvmig.rmmod_chaos=1"; guest_faults+=(rmmod); }
 		fi
 	fi
+	[ "$ACCEL" = kvm ] && fault_args+=(--accel kvm)
 	local want_driver=0
 	[ "$FAULTS" = always ] && want_driver=1
 	chance 20 && { rnd 100 3000; fault_args+=(--x-cancel-after "$R"); }
@@ -156,6 +201,12 @@ summarize() {
 	    pages_excused: ($o.pages_excused // null),
 	    pages_hinted: ($o.pages_hinted // null),
 	    guest_check: ($o.guest_check // null),
+	    accel: ($o.accel // null), dirty_log: ($o.dirty_log // null),
+	    free_reads_zero: ($o.free_reads_zero // null),
+	    fresh_pages_checked: ($o.fresh_pages_checked // null),
+	    fresh_pages_nonzero: ($o.fresh_pages_nonzero // null),
+	    pages_zero_resend: ($o.pages_zero_resend // null),
+	    rearms: ($o.pvmig.rearms // null),
 	    total_ms: ($o.total_ms // null),
 	    transferred_bytes: ($o.transferred_bytes // null),
 	    attempts: ($o.attempts // null), hops_done: ($o.hops_done // null),
@@ -179,6 +230,11 @@ summarize() {
 	  passed: ($per | map(select(.result == "pass")) | length),
 	  failed: ($per | map(select(.result != "pass")) | length),
 	  lost_pages: ($per | map(.pages_lost // 0) | add // 0),
+	  init_on_free_runs: ($per | map(select(.free_reads_zero == true)) | length),
+	  fresh_pages_checked: ($per | map(.fresh_pages_checked // 0) | add // 0),
+	  fresh_pages_nonzero: ($per | map(.fresh_pages_nonzero // 0) | add // 0),
+	  accel: ($per | group_by(.accel) | map({key: (.[0].accel // "unknown"), value: length}) | from_entries),
+	  dirty_log: ($per | group_by(.dirty_log) | map({key: (.[0].dirty_log // "unknown"), value: length}) | from_entries),
 	  crashes: ($per | map(select(.result == "crash")) | length),
 	  results: ($per | group_by(.result) | map({key: .[0].result, value: length}) | from_entries),
 	  modes: ($per | group_by(.mode) | map({key: .[0].mode, value: length}) | from_entries),
@@ -278,6 +334,8 @@ done
 [ "${DRY_RUN:-0}" = 1 ] && exit 0
 summarize "$(date -u +%FT%TZ)"
 jq -r '"soak: \(.runs) runs, \(.passed) passed, \(.failed) failed; lost pages \(.lost_pages); crashes \(.crashes)",
+	"soak: init_on_free runs \(.init_on_free_runs): \(.fresh_pages_nonzero) of \(.fresh_pages_checked) fresh pages non-zero",
+	"soak: accel \(.accel | to_entries | map("\(.key)=\(.value)") | join(" ")), dirty log \(.dirty_log | to_entries | map("\(.key)=\(.value)") | join(" "))",
 	"soak: driver faults injected: \(.faults_injected | to_entries | map("\(.key)=\(.value)") | join(" "))",
 	"soak: runs with guest-side faults: \(.guest_fault_runs | to_entries | map("\(.key)=\(.value)") | join(" "))",
 	(if (.guest_fault_counters | length) > 0 then "soak: guest fault counters: \(.guest_fault_counters | to_entries | map("\(.key)=\(.value)") | join(" "))" else empty end),
