@@ -136,6 +136,17 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 	if (!ret)
 		return infra_fail(r, "migrate-set-parameters failed");
 	json_decref(ret);
+	/*
+	 * A test phase runs in the first attempt only; a later attempt (a
+	 * retry after a fault, the next ping-pong hop) must not stay at the
+	 * limits that kept the first one from converging.
+	 */
+	if ((o->stale_free || o->sweeper_hints) && stale.state == STALE_OFF &&
+	    !sweeper_hints) {
+		rc = lift_limits(r);
+		if (rc)
+			return rc;
+	}
 	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
 	ret = cmd(r, &r->src, "migrate", json_pack("{s:s}", "uri", uri));
 	free(uri);
