@@ -66,8 +66,8 @@ unit-tests: deps
 	$(MAKE) -C guest/agent check
 	$(MAKE) -C tools/migrate check
 
-e2e: qemu guest tools
-	tests/run-e2e.sh
+e2e: deps
+	tests/check.sh --e2e
 
 check: deps
 	tests/check.sh

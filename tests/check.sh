@@ -40,9 +40,13 @@ unit() {
 	grep -E '^\[(=+| +(PASSED|FAILED) +)\]' "$logs/$name.log" | sed 's/^/    /'
 }
 
-unit unit-proto make -C proto check
-unit unit-agent make -C guest/agent check
-unit unit-migrate make -C tools/migrate check
+# --e2e (make e2e): only the end-to-end tests.
+if [ "${1:-}" != --e2e ]; then
+	unit unit-proto make -C proto check
+	unit unit-agent make -C guest/agent check
+	unit unit-migrate make -C tools/migrate check
+	run readme-targets tests/readme-targets.sh
+fi
 
 if run build make qemu guest tools; then
 	for t in tests/e2e/[0-9]*.sh; do

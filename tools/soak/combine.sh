@@ -31,6 +31,11 @@ def counts(f): map(f) | group_by(.) | map({key: .[0], value: length}) | from_ent
   crashes: ($per | map(select(.result == "crash")) | length),
   results: ($per | counts(.result)),
   modes: ($per | counts(.mode)),
+  accel: ($per | counts(.accel // "tcg")),
+  dirty_log: ($per | counts(.dirty_log // "tcg")),
+  init_on_free_runs: ($per | map(select(.free_reads_zero == true)) | length),
+  fresh_pages_checked: ($per | map(.fresh_pages_checked // 0) | add // 0),
+  fresh_pages_nonzero: ($per | map(.fresh_pages_nonzero // 0) | add // 0),
   faults_injected: ([ $sets[].summary.faults_injected ] | sum_objects),
   guest_fault_runs: ([ $sets[].summary.guest_fault_runs ] | sum_objects),
   hostile_attacks: ([ $sets[].summary.hostile_attacks ] | sum_objects),
@@ -39,4 +44,4 @@ def counts(f): map(f) | group_by(.) | map({key: .[0], value: length}) | from_ent
   per_run: $per
 }' "$@" >"$out.tmp"
 mv "$out.tmp" "$out"
-jq -r '"combine: \(.sets | length) sets, \(.runs) runs, \(.passed) passed, \(.failed) failed; lost pages \(.lost_pages); crashes \(.crashes)"' "$out"
+jq -r '"combine: \(.sets | length) sets, \(.runs) runs, \(.passed) passed, \(.failed) failed; lost pages \(.lost_pages); crashes \(.crashes); init_on_free runs \(.init_on_free_runs), fresh pages non-zero \(.fresh_pages_nonzero)"' "$out"
