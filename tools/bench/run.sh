@@ -2,7 +2,10 @@
 # `make bench`: pvmig against no hints and against virtio-balloon
 # free-page-hint, same QEMU binary and guest kernel, modes interleaved in one
 # run, REPS repetitions.  Every run is verified; failed runs are reported and
-# kept out of the medians.  QUICK=1: 1 GB guests only.
+# kept out of the medians.  QUICK=1: 1 GB guests only.  ACCEL=kvm and
+# DIRTY_RING=N pass --accel and --dirty-ring to every run (a Linux guest
+# needs a KVM it can boot under: not this project's nested one).
+# For KVM with the bare-metal guest see tools/bench/kvm.sh.
 #   results: bench/results/latest.json, bench/results/*.png, a table
 #   (bench/results/latest.txt, and latest.md for the README).
 set -euo pipefail
@@ -11,6 +14,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 quick=${QUICK:-}
 reps=${REPS:-3}
 modes=${MODES:-"none balloon pvmig"}
+accel=(--accel "${ACCEL:-tcg}")
+[ -n "${DIRTY_RING:-}" ] && accel+=(--dirty-ring "$DIRTY_RING")
 scenarios=${SCENARIOS:-"idle freed-dirty fragmented active"}
 if [ -n "$quick" ]; then
 	sizes=${SIZES:-"1024"}
@@ -47,7 +52,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 				eta=$([ $i -gt 1 ] && echo $((el * (n - i + 1) / (i - 1))) || echo "?")
 				printf '=== bench: run %d of %d (%s, %d MB, %s, rep %d), elapsed %ds, estimate %ss left\n' \
 					"$i" "$n" "$scenario" "$mb" "$mode" "$rep" "$el" "$eta"
-				"$top/build/tools/pvmig-migrate" --quiet --mode "$mode" \
+				"$top/build/tools/pvmig-migrate" --quiet --mode "$mode" "${accel[@]}" \
 					--mem "$mb" --scenario "$scenario" \
 					--append "$(workload "$scenario" "$mb")" \
 					--bandwidth "${BANDWIDTH:-4096}" --downtime "${DOWNTIME:-300}" \
@@ -58,7 +63,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 
 echo
-echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes')"
+echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes' ${accel[*]})"
 "$top/build/tools/pvmig-report" "$json" | tee "$results/latest.txt" || true
 "$top/tools/bench/markdown.sh" "$json" >"$results/latest.md"
 "$top/tools/bench/plot.sh" "$json" "$results"
