@@ -46,7 +46,16 @@ expected_counter() {
 for a in $attacks; do
 	migrate "asan-$a" --qemu "$qemu" --mode pvmig --mem 512 --timeout 900 \
 		--append "$common pvmig.agent=0 pvmig.hostile=$a" --quiet
-	[ "$(field "asan-$a" verified)" = true ]
+	if [ "$a" = overlap ]; then
+		# Its leading valid chunk names 256 pages the guest chose
+		# without looking: if they were in use the guest has hurt
+		# itself (its own check may fail), but no page it did not
+		# name may differ.
+		[ "$(field "asan-$a" status)" = completed ]
+		[ "$(field "asan-$a" pages_lost)" = 0 ]
+	else
+		[ "$(field "asan-$a" verified)" = true ]
+	fi
 	counter=$(expected_counter "$a")
 	seen=$(field "asan-$a" "pvmig.$counter")
 	hinted=$(field "asan-$a" pages_hinted)
