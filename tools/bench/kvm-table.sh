@@ -10,19 +10,21 @@ jq -L "$(dirname "$0")" -r '
   include "stats";
   def ok: map(select(.verified == true));
   def med(f): map(f) | median;
+  def show(f; unit): (ok | med(f)) as $v
+    | if $v == null then "-" else "\($v | round)\(unit)" end;
   def count: "\(ok | length) of \(length)";
   "| dirty log | mode | verified | total time | sent | pages lost |",
   "|---|---|---|---:|---:|---:|",
   (map(select(.scenario == "modes")) | group_by([.dirty_log, .mode])[]
    | "| \(.[0].dirty_log) | \(.[0].mode) | \(count) | "
-     + "\(ok | med(.total_ms)) ms | "
-     + "\(ok | med(.transferred_bytes / 1048576) | round) MiB | "
+     + "\(show(.total_ms; " ms")) | "
+     + "\(show(.transferred_bytes / 1048576; " MiB")) | "
      + "\(map(.pages_lost // 0) | add) |"),
   "",
-  "| guest | verified | syncs | re-arm per sync | longest re-arm | chunks per re-arm |",
+  "| guest | verified | re-arms | re-arm (median per run) | longest re-arm | chunks per re-arm |",
   "|---:|---|---:|---:|---:|---:|",
   (map(select(.scenario == "rearm-cost")) | group_by(.guest_mb)[]
-   | "| \(.[0].guest_mb) MiB | \(count) | \(ok | med(.pvmig.rearms)) | "
-     + "\(ok | med(.pvmig.rearm_us / .pvmig.rearms) | round) us | "
-     + "\(ok | med(.pvmig.rearm_max_us)) us | "
-     + "\(ok | med(.pvmig.rearm_chunks / .pvmig.rearms) | round) |")' "$json"
+   | "| \(.[0].guest_mb) MiB | \(count) | \(show(.pvmig.rearms; "")) | "
+     + "\(show(.pvmig.rearm_us / .pvmig.rearms; " us")) | "
+     + "\(show(.pvmig.rearm_max_us; " us")) | "
+     + "\(show(.pvmig.rearm_chunks / .pvmig.rearms; "")) |")' "$json"
