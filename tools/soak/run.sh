@@ -19,6 +19,8 @@
 #   GUEST=sweeper   the bare-metal guest (guest/sweeper/) with host-injected
 #                   hints and a random dirty-log mode, for KVM where Linux
 #                   does not boot (default linux)
+#   RING_PCT        share of KVM sweeper runs on KVM's dirty ring (default
+#                   40; the rest use its dirty bitmap)
 #   IOF_PCT         share of Linux runs booted with init_on_free=1, whose
 #                   destination must hand out zeroed fresh pages (default 25)
 #   FAULTS=always   every run gets at least one driver-side fault
@@ -37,6 +39,7 @@ SEED=${SEED:-$(( $(date +%s%N) % 2147483647 ))}
 ACCEL=${ACCEL:-tcg}
 GUEST=${GUEST:-linux}
 IOF_PCT=${IOF_PCT:-25}
+RING_PCT=${RING_PCT:-40}
 case $GUEST in
 sweeper) MEM_MIN=${MEM_MIN:-64} MEM_MAX=${MEM_MAX:-512} ;;
 *) MEM_MIN=${MEM_MIN:-512} MEM_MAX=${MEM_MAX:-2048} ;;
@@ -71,7 +74,7 @@ git -C "$top" diff --quiet HEAD 2>/dev/null || commit="$commit+dirty"
 qemu_sha=$(sha "$(readlink -f "${QEMU:-$top/build/qemu/qemu-system-x86_64}")")
 kernel_sha=$(sha "$top/build/guest/vmlinuz")
 initrd_sha=$(sha "$top/build/guest/initramfs.cpio.gz")
-command_line="${QEMU:+QEMU=$QEMU }N=$N SEED=$SEED MEM_MIN=$MEM_MIN MEM_MAX=$MEM_MAX FAULTS=$FAULTS ACCEL=$ACCEL GUEST=$GUEST IOF_PCT=$IOF_PCT tools/soak/run.sh"
+command_line="${QEMU:+QEMU=$QEMU }N=$N SEED=$SEED MEM_MIN=$MEM_MIN MEM_MAX=$MEM_MAX FAULTS=$FAULTS ACCEL=$ACCEL GUEST=$GUEST IOF_PCT=$IOF_PCT RING_PCT=$RING_PCT tools/soak/run.sh"
 
 # ---------------------------------------------------------------- random
 # A 31-bit LCG: small, the same in every bash, and enough for choosing
@@ -99,7 +102,7 @@ plan_sweeper() {
 	rnd $((MEM_MIN / 64)) $((MEM_MAX / 64)); mem=$((R * 64))
 	smp=1 append= guest_faults=() fault_args=(--guest sweeper --accel "$ACCEL")
 	workload="sweeper"
-	if [ "$ACCEL" = kvm ] && chance 40; then
+	if [ "$ACCEL" = kvm ] && chance "$RING_PCT"; then
 		# 65536: a 4096-entry ring stalls this nested guest in migration,
 		# and so did 65536 above 128 MiB (R not written in a minute: five
 		# runs of set 20261201-210556, both 256 MiB runs of a set begun
