@@ -35,7 +35,9 @@
 #define PAGE 4096ul
 #define STALE_BYTE 0xa5
 /* Left free by the zero check, so the rest of the guest keeps running. */
-#define ZEROCHECK_RESERVE_KB (64ul << 10)
+#define ZEROCHECK_RESERVE_KB (96ul << 10)
+/* How often (in pages) it looks at MemFree again while it allocates. */
+#define ZEROCHECK_RECHECK_PAGES 1024
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -113,10 +115,20 @@ static void zerocheck(void)
 		    strerror(errno));
 		return;
 	}
+	/*
+	 * The rest of the guest goes on allocating meanwhile (churn, page
+	 * cache in tmpfs): stop short of the reserve rather than meet the
+	 * OOM killer, which would pick this, the largest process.
+	 */
 	pages = len / PAGE;
 	for (size_t i = 0; i < pages; i++) {
 		uint64_t *p = (uint64_t *)(buf + i * PAGE);
 
+		if (i % ZEROCHECK_RECHECK_PAGES == 0 && i &&
+		    meminfo_kb("MemFree") <= ZEROCHECK_RESERVE_KB) {
+			pages = i;
+			break;
+		}
 		__atomic_fetch_or(p, 0, __ATOMIC_RELAXED);
 		if (!page_is_zero(p))
 			nonzero++;
