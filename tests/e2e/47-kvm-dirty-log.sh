@@ -49,7 +49,7 @@ echo "manual, not re-armed (rc $rc): lost $(field $t pages_lost)," \
 # The dirty ring.  A 4096-entry ring stalls this nested guest during
 # migration; 65536 runs, but on this host QEMU 7.2's ring also loses pages
 # and stalls on its own, with no pvmig device at all (README, "pvmig on
-# KVM"; bench/results/soak/ring-none-control.json).  So up to three
+# KVM"; bench/results/kvm-ring/ring-none-control.json).  So up to three
 # attempts: one must verify with 0 lost; an attempt that stalled, or lost
 # pages outside R (which nothing hinted), is the ring's own failure and is
 # reported; a loss confined to R, the hinted pages, fails the test at once.
