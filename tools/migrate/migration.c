@@ -117,13 +117,16 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 	double prev_mib = 0, rate = 0;
 	int64_t prev_t;
 	struct stale_phase stale = { .state = STALE_OFF };
-	bool sweeper_hints = o->sweeper_hints && !r->test_phase_used;
+	/* A test phase runs in the first attempt only. */
+	bool wants_phase = o->stale_free || o->sweeper_hints;
+	bool phase = wants_phase && !r->test_phase_used;
+	bool sweeper_hints = phase && o->sweeper_hints;
 	json_t *ret;
 	char *uri;
 	int rc;
 
-	if (o->stale_free && !r->test_phase_used) {
-		r->test_phase_used = true;
+	r->test_phase_used |= phase;
+	if (phase && o->stale_free) {
 		stale.state = STALE_SENDING;
 		rc = stale_wait_held(r);
 		if (rc)
@@ -137,12 +140,10 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 		return infra_fail(r, "migrate-set-parameters failed");
 	json_decref(ret);
 	/*
-	 * A test phase runs in the first attempt only; a later attempt (a
-	 * retry after a fault, the next ping-pong hop) must not stay at the
-	 * limits that kept the first one from converging.
+	 * A later attempt (a retry after a fault, the next ping-pong hop) must
+	 * not stay at the limits that kept the first one from converging.
 	 */
-	if ((o->stale_free || o->sweeper_hints) && stale.state == STALE_OFF &&
-	    !sweeper_hints) {
+	if (wants_phase && !phase) {
 		rc = lift_limits(r);
 		if (rc)
 			return rc;
@@ -226,7 +227,6 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 		if (!rc && sweeper_hints && jint(q, "ram.dirty-sync-count") >= 2) {
 			/* Once: the rounds block, then the migration may end. */
 			sweeper_hints = false;
-			r->test_phase_used = true;
 			if (progress)
 				fputc('\n', stderr);
 			rc = sweeper_hint_rounds(r);
