@@ -42,10 +42,12 @@ $(GUEST)/bin/pvmig-%: guest/workload/pvmig-%.c | deps
 
 # Test-only: a guest that sends the host malformed and hostile messages.
 hostile: $(GUEST)/bin/pvmig-hostile
-PROTO_SRCS := $(wildcard proto/*.c)
-$(GUEST)/bin/pvmig-hostile: guest/hostile/pvmig-hostile.c $(PROTO_SRCS) proto/pvmig_proto.h | deps
+PROTO_LIB := $(BUILD)/proto/libpvmig_proto.a
+$(PROTO_LIB): $(wildcard proto/*.c proto/*.h proto/sources.txt) | deps
+	$(MAKE) -C proto $@
+$(GUEST)/bin/pvmig-hostile: guest/hostile/pvmig-hostile.c $(PROTO_LIB) | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -static -Iproto -o $@ $< $(PROTO_SRCS)
+	$(CC) $(USER_CFLAGS) -static -Iproto -o $@ $< $(PROTO_LIB)
 
 # The bare-metal guest for KVM tests (guest/sweeper/) and its checker.
 sweeper: deps

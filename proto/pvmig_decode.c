@@ -47,8 +47,7 @@ void pvmig_decoder_init(struct pvmig_decoder *dec, enum pvmig_role role,
 	static const struct pvmig_decoder_ops no_ops;
 
 	memset(dec, 0, offsetof(struct pvmig_decoder, payload));
-	memset(&dec->bytes_in, 0,
-	       sizeof(*dec) - offsetof(struct pvmig_decoder, bytes_in));
+	dec->consumed = 0;
 	dec->ops = ops ? ops : &no_ops;
 	dec->opaque = opaque;
 	dec->role = (int)role;
@@ -392,7 +391,6 @@ static int on_error(struct pvmig_decoder *dec)
 
 static int on_message(struct pvmig_decoder *dec)
 {
-	dec->messages++;
 	switch (dec->hdr.type) {
 	case PVMIG_MSG_HELLO:
 		return on_hello(dec);
@@ -428,19 +426,14 @@ int pvmig_decoder_feed(struct pvmig_decoder *dec, const void *data,
 			/* "PVMG" has no self-overlap: a mismatch restarts. */
 			uint8_t b = in[pos++];
 
-			dec->bytes_in++;
 			if (b == magic_bytes[dec->have]) {
 				dec->hdr_bytes[dec->have++] = b;
 				if (dec->have == sizeof(magic_bytes))
 					dec->hunting = 0;
 			} else {
-				dec->dropped += dec->have;
 				dec->have = 0;
-				if (b == magic_bytes[0]) {
+				if (b == magic_bytes[0])
 					dec->hdr_bytes[dec->have++] = b;
-				} else {
-					dec->dropped++;
-				}
 			}
 			continue;
 		}
@@ -451,7 +444,6 @@ int pvmig_decoder_feed(struct pvmig_decoder *dec, const void *data,
 				n = len - pos;
 			memcpy(dec->hdr_bytes + dec->have, in + pos, n);
 			dec->have += n;
-			dec->bytes_in += n;
 			pos += n;
 			if (dec->have < PVMIG_HDR_SIZE)
 				break;
@@ -470,7 +462,6 @@ int pvmig_decoder_feed(struct pvmig_decoder *dec, const void *data,
 			memcpy(dec->payload + (dec->have - PVMIG_HDR_SIZE),
 			       in + pos, n);
 			dec->have += n;
-			dec->bytes_in += n;
 			pos += n;
 		}
 		if (dec->have == PVMIG_HDR_SIZE + dec->hdr.length) {

@@ -231,18 +231,12 @@ int pvmig_encoder_finish(struct pvmig_encoder *enc)
 
 size_t pvmig_encoder_take(struct pvmig_encoder *enc)
 {
-	struct pvmig_hdr h;
 	size_t n;
 
 	if (!enc || enc->error || !enc->len)
 		return 0;
-	h.magic = PVMIG_MAGIC;
-	h.version = PVMIG_PROTO_VERSION;
-	h.type = PVMIG_MSG_RANGES;
-	h.flags = 0;
-	h.epoch = enc->epoch;
-	h.length = (uint32_t)(enc->len - PVMIG_HDR_SIZE);
-	pvmig_hdr_write(enc->buf, &h);
+	pvmig_put_hdr(enc->buf, PVMIG_MSG_RANGES, enc->epoch,
+		      (uint32_t)(enc->len - PVMIG_HDR_SIZE));
 	pvmig_put32(enc->buf + PVMIG_HDR_SIZE, enc->seq);
 	pvmig_put32(enc->buf + PVMIG_HDR_SIZE + 4, enc->chunk_ranges);
 	pvmig_put64(enc->buf + PVMIG_HDR_SIZE + 8, enc->chunk_base);
@@ -256,13 +250,6 @@ size_t pvmig_encoder_take(struct pvmig_encoder *enc)
 int pvmig_encoder_end(const struct pvmig_encoder *enc,
 		      const struct pvmig_end *stats, void *out, size_t cap)
 {
-	struct pvmig_hdr h = {
-		.magic = PVMIG_MAGIC,
-		.version = PVMIG_PROTO_VERSION,
-		.type = PVMIG_MSG_END,
-		.epoch = enc ? enc->epoch : 0,
-		.length = PVMIG_END_SIZE,
-	};
 	uint8_t *p = out;
 
 	if (!enc || !out)
@@ -275,7 +262,7 @@ int pvmig_encoder_end(const struct pvmig_encoder *enc,
 		return PVMIG_E_INVAL;
 	if (cap < PVMIG_HDR_SIZE + PVMIG_END_SIZE)
 		return PVMIG_E_NOSPACE;
-	pvmig_hdr_write(p, &h);
+	pvmig_put_hdr(p, PVMIG_MSG_END, enc->epoch, PVMIG_END_SIZE);
 	p += PVMIG_HDR_SIZE;
 	pvmig_put64(p, enc->nr_ranges);
 	pvmig_put64(p + 8, enc->nr_pages);

@@ -14,6 +14,10 @@
 
 #define PVMIG_VARINT_MAX 10u
 
+/* A header of this version with no flags (pvmig_wire.c). */
+void pvmig_put_hdr(uint8_t *p, unsigned int type, uint32_t epoch,
+		   uint32_t length);
+
 static inline void pvmig_put16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)v;

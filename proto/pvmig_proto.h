@@ -411,10 +411,6 @@ struct pvmig_decoder {
 	struct pvmig_hdr hdr;
 	uint8_t hdr_bytes[PVMIG_HDR_SIZE];
 	uint8_t payload[PVMIG_MAX_PAYLOAD];
-	/* counters, for diagnostics */
-	uint64_t bytes_in;
-	uint64_t messages;
-	uint64_t dropped;	/* bytes dropped while hunting */
 	size_t consumed;	/* of the last feed call */
 };
 

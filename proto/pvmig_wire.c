@@ -88,8 +88,8 @@ void pvmig_hdr_parse(const void *in, struct pvmig_hdr *h)
 	h->length = pvmig_get32(p + 12);
 }
 
-static void put_hdr(uint8_t *p, unsigned int type, uint32_t epoch,
-		    uint32_t length)
+void pvmig_put_hdr(uint8_t *p, unsigned int type, uint32_t epoch,
+		   uint32_t length)
 {
 	struct pvmig_hdr h = {
 		.magic = PVMIG_MAGIC,
@@ -111,7 +111,7 @@ int pvmig_build_hello(void *out, size_t cap, const struct pvmig_hello *h)
 		return PVMIG_E_INVAL;
 	if (cap < PVMIG_HDR_SIZE + PVMIG_HELLO_SIZE)
 		return PVMIG_E_NOSPACE;
-	put_hdr(p, PVMIG_MSG_HELLO, 0, PVMIG_HELLO_SIZE);
+	pvmig_put_hdr(p, PVMIG_MSG_HELLO, 0, PVMIG_HELLO_SIZE);
 	p += PVMIG_HDR_SIZE;
 	pvmig_put32(p, h->proto_version);
 	pvmig_put32(p + 4, h->page_size);
@@ -128,7 +128,7 @@ int pvmig_build_request(void *out, size_t cap, uint32_t epoch)
 		return PVMIG_E_INVAL;
 	if (cap < PVMIG_HDR_SIZE)
 		return PVMIG_E_NOSPACE;
-	put_hdr(out, PVMIG_MSG_REQUEST, epoch, 0);
+	pvmig_put_hdr(out, PVMIG_MSG_REQUEST, epoch, 0);
 	return (int)PVMIG_HDR_SIZE;
 }
 
@@ -144,7 +144,7 @@ int pvmig_build_error(void *out, size_t cap, uint32_t epoch, uint32_t code,
 		n = PVMIG_REASON_MAX;
 	if (cap < PVMIG_HDR_SIZE + 4 + n)
 		return PVMIG_E_NOSPACE;
-	put_hdr(p, PVMIG_MSG_ERROR, epoch, (uint32_t)(4 + n));
+	pvmig_put_hdr(p, PVMIG_MSG_ERROR, epoch, (uint32_t)(4 + n));
 	pvmig_put32(p + PVMIG_HDR_SIZE, code);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)reason[i];

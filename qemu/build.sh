@@ -4,7 +4,7 @@
 #
 # QEMU's source comes from Debian's source package, fetched once into
 # $PVMIG_CACHE/src.  Each build lives in $PVMIG_CACHE/qemu-<hash>, where
-# <hash> covers build.sh, patches/, hw/ and proto/*.[ch] (all compiled into
+# <hash> covers build.sh, patches/, hw/ and proto/'s library (all compiled into
 # QEMU), so an edit to either gives a fresh build and an unchanged tree
 # reuses the old one.  A build entry counts as valid only when its stamp
 # (written last) exists and its binary answers --version.
@@ -57,7 +57,8 @@ mkdir -p "$cache/src" || die "cannot create $cache (set PVMIG_CACHE to a writabl
 # editing a test does not cost a QEMU build).
 src_hash=$(cd "$repo" &&
 	{ find qemu/build.sh qemu/patches qemu/hw -type f ! -name '*~' ! -name '.*.swp' -print0
-	  find proto -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) -print0; } |
+	  find proto -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \
+		-o -name sources.txt -o -name meson.build \) -print0; } |
 	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 entry="$cache/$entry_prefix-$src_hash"
 binary="$entry/build/qemu-system-x86_64"
@@ -130,16 +131,6 @@ done
 cp -a "$here/hw/pvmig" "$entry/src/hw/pvmig"
 mkdir -p "$entry/src/hw/pvmig/proto"
 cp -a "$repo"/proto/. "$entry/src/hw/pvmig/proto/"
-# Meson has no globbing: list the wire-format library's sources (only the
-# library's pvmig_*.c, never test programs).
-{
-	echo "# Written by qemu/build.sh: the proto/ library sources."
-	echo "pvmig_proto_files = files("
-	for f in "$repo"/proto/pvmig_*.c; do
-		[ -e "$f" ] && printf "  '%s',\n" "$(basename "$f")"
-	done
-	echo ")"
-} >"$entry/src/hw/pvmig/proto/meson.build"
 
 log "configuring (x86_64-softmmu only, variant $variant)"
 mkdir -p "$entry/build"
