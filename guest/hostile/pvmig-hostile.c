@@ -255,9 +255,18 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "--help")) {
 		printf("usage: pvmig-hostile [ATTACK|all] [PORT]\n"
-		       "attacks: garbage oversized out-of-range overlap stale flood\n"
-		       "         future wrap dribble truncate contradict\n");
+		       "       pvmig-hostile --list    the attacks, one per line\n"
+		       "attacks:");
+		for (int i = 0; i < NR_ATTACKS; i++)
+			printf(" %s", attack_names[i]);
+		printf("\n");
 		return 0;
+	}
+	/* The one list of attacks: the soak draws from it (tools/pvmigtools). */
+	if (argc > 1 && !strcmp(argv[1], "--list")) {
+		for (int i = 0; i < NR_ATTACKS; i++)
+			printf("%s\n", attack_names[i]);
+		return fflush(stdout) ? 1 : 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "all")) {
 		for (int i = 0; i < NR_ATTACKS; i++)
