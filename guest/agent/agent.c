@@ -2,15 +2,22 @@
 /*
  * The agent's session with the host: connect, HELLO, answer REQUESTs.
  *
+ * Layers, bottom up: port.c opens the port, transport.c moves bytes
+ * (whole messages out, any slice in), the proto library frames and
+ * checks messages, and this file is the session on top of them.
+ *
  * One thread.  While a snapshot streams out, input from the host is still
  * read between chunks and whenever a write would block, so a newer REQUEST
  * (or the host's CANCEL) stops the old epoch at the next chunk boundary.
  * Only whole messages are ever abandoned: once a message has started
- * going out it is finished, unless the host end goes away.
+ * going out it is finished, unless the host end goes away.  An epoch the
+ * agent cannot complete is answered with ERROR, never with END: the host
+ * drops the chunks it already has.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,21 +26,18 @@
 #include "agent.h"
 #include "log.h"
 #include "port.h"
+#include "transport.h"
 
 /* Records per read(2) of the snapshot: 32 KiB. */
 #define READ_BATCH	2048
-/* How long SIGTERM lets a started message finish. */
-#define STOP_GRACE_MS	2000
 
 volatile sig_atomic_t agent_stop;
 
-enum { IO_OK = 0, IO_DISCONNECT = -1, IO_STOP = -2 };
-
 struct agent {
 	const struct agent_opts *o;
-	int fd;
+	struct transport tr;
 	struct pvmig_decoder dec;
-	struct snap_caps caps;		/* as last said in HELLO */
+	struct pvmig_hello hello;	/* as last said */
 	uint32_t want_epoch;		/* newest REQUEST not yet started */
 	uint32_t cur_epoch;		/* epoch being answered */
 	uint32_t cancelled;		/* host cancelled this epoch */
@@ -48,6 +52,18 @@ struct agent {
 	struct pvmig_range recs[READ_BATCH];
 };
 
+/* One epoch being answered. */
+struct epoch {
+	uint32_t epoch;
+	struct snap_src src;
+	struct pvmig_encoder enc;
+	struct pvmig_end end;		/* the module's figures for END */
+	uint64_t t0, read_ns;
+	size_t bytes;			/* sent for this epoch */
+	uint32_t why;			/* PVMIG_ABORT_*: abandoned */
+	char reason[128];		/* for ERROR and the log */
+};
+
 static uint64_t now_ns(void)
 {
 	struct timespec t;
@@ -55,6 +71,23 @@ static uint64_t now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+
+/* The signal that stopped the agent, for the log and ERROR(SHUTDOWN). */
+static const char *stop_reason(void)
+{
+	switch (agent_stop) {
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGINT:
+		return "SIGINT";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "stopped";
+	}
+}
+
+/* ---- input from the host ---- */
 
 static void on_request(void *opaque, uint32_t epoch)
 {
@@ -88,21 +121,11 @@ static const struct pvmig_decoder_ops ops = {
 	.error = on_host_error,
 };
 
-static void disconnect(struct agent *a, const char *why)
+/* Transport input: decode; on bad input report once, then resync. */
+static void feed(void *opaque, const uint8_t *p, size_t n)
 {
-	if (a->fd < 0)
-		return;
-	if (a->up)
-		log_info("port closed: %s", why);
-	close(a->fd);
-	a->fd = -1;
-	a->up = 0;
-	a->want_epoch = 0;
-}
+	struct agent *a = opaque;
 
-/* Feed input; on bad input report once, then hunt for the next message. */
-static void feed(struct agent *a, const uint8_t *p, size_t n)
-{
 	while (n) {
 		int rc = pvmig_decoder_feed(&a->dec, p, n);
 		size_t used;
@@ -123,296 +146,297 @@ static void feed(struct agent *a, const uint8_t *p, size_t n)
 	}
 }
 
-/* Read what is there; IO_DISCONNECT when the host end is gone. */
-static int drain(struct agent *a)
-{
-	uint8_t buf[4096];
-
-	for (;;) {
-		ssize_t n = read(a->fd, buf, sizeof(buf));
-
-		if (n > 0) {
-			feed(a, buf, (size_t)n);
-			continue;
-		}
-		if (n == 0)
-			return IO_DISCONNECT;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN)
-			return IO_OK;
-		return IO_DISCONNECT;
-	}
-}
-
-/*
- * Wait for input up to timeout_ms (-1: forever, until a signal) and
- * process it.
- */
-static int pump(struct agent *a, int timeout_ms)
-{
-	struct pollfd pfd = { .fd = a->fd, .events = POLLIN };
-	int n = poll(&pfd, 1, timeout_ms);
-
-	if (n < 0)
-		return errno == EINTR ? IO_OK : IO_DISCONNECT;
-	if (!n)
-		return IO_OK;
-	if (pfd.revents & POLLIN)
-		return drain(a);
-	if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
-		return IO_DISCONNECT;
-	return IO_OK;
-}
-
-/*
- * Write one whole message, in pieces of at most PVMIG_MAX_MSG bytes,
- * reading input while the port is full.
- */
-static int send_msg(struct agent *a, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint64_t stop_at = 0;
-
-	while (len) {
-		size_t n = len < PVMIG_MAX_MSG ? len : PVMIG_MAX_MSG;
-		ssize_t w = write(a->fd, p, n);
-		struct pollfd pfd;
-
-		if (w > 0) {
-			p += w;
-			len -= (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w == 0 || errno != EAGAIN)
-			return IO_DISCONNECT;
-		if (agent_stop) {
-			if (!stop_at)
-				stop_at = now_ns() + STOP_GRACE_MS * 1000000ull;
-			else if (now_ns() > stop_at)
-				return IO_STOP;
-		}
-		pfd = (struct pollfd){ .fd = a->fd, .events = POLLIN | POLLOUT };
-		if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
-			return IO_DISCONNECT;
-		if ((pfd.revents & POLLIN) && drain(a) == IO_DISCONNECT)
-			return IO_DISCONNECT;
-		if ((pfd.revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-		    !(pfd.revents & POLLOUT))
-			return IO_DISCONNECT;
-	}
-	return IO_OK;
-}
+/* ---- messages to the host ---- */
 
 static int send_error(struct agent *a, uint32_t epoch, uint32_t code,
 		      const char *reason)
 {
 	int n = pvmig_build_error(a->msg, sizeof(a->msg), epoch, code, reason);
 
-	return n < 0 ? IO_OK : send_msg(a, a->msg, (size_t)n);
+	if (n < 0) {
+		log_err("cannot build ERROR: %s", pvmig_strerror(n));
+		return IO_OK;
+	}
+	return transport_send(&a->tr, a->msg, (size_t)n);
 }
 
 /* What HELLO should say now. */
-static void current_caps(const struct agent *a, struct snap_caps *c)
+static void current_hello(const struct agent *a, struct pvmig_hello *h)
 {
-	snap_probe(&a->o->src, c);
+	snap_probe(&a->o->src, h);
 	if (a->o->max_pfn)
-		c->max_pfn = a->o->max_pfn;
+		h->max_pfn = a->o->max_pfn;
 }
 
 static int send_hello(struct agent *a)
 {
-	struct pvmig_hello h;
+	struct pvmig_hello *h = &a->hello;
 	int n, io;
 
-	current_caps(a, &a->caps);
-	h = (struct pvmig_hello){
-		.proto_version = PVMIG_PROTO_VERSION,
-		.page_size = a->caps.page_size,
-		.max_pfn = a->caps.max_pfn,
-		.caps = a->caps.caps,
-		.poison_pattern = a->caps.poison_pattern,
-	};
-	n = pvmig_build_hello(a->msg, sizeof(a->msg), &h);
-	if (n < 0)
+	current_hello(a, h);
+	n = pvmig_build_hello(a->msg, sizeof(a->msg), h);
+	if (n < 0) {
+		log_err("cannot build HELLO: %s", pvmig_strerror(n));
 		return IO_DISCONNECT;
-	io = send_msg(a, a->msg, (size_t)n);
+	}
+	io = transport_send(&a->tr, a->msg, (size_t)n);
 	if (io == IO_OK)
 		log_info("HELLO sent: %s, page size %u, max_pfn %llu%s%s",
-			 a->caps.present ? "module present" : "no module",
-			 h.page_size, (unsigned long long)h.max_pfn,
-			 h.caps & PVMIG_CAP_POISONING ? ", page poisoning" : "",
-			 h.caps & PVMIG_CAP_INIT_ON_FREE ? ", init_on_free" : "");
+			 h->caps & PVMIG_CAP_MODULE ? "module present" :
+						      "no module",
+			 h->page_size, (unsigned long long)h->max_pfn,
+			 h->caps & PVMIG_CAP_POISONING ? ", page poisoning" : "",
+			 h->caps & PVMIG_CAP_INIT_ON_FREE ? ", init_on_free" : "");
 	return io;
 }
 
+/* The module came, went or learnt the span: tell the host first. */
+static int refresh_hello(struct agent *a)
+{
+	struct pvmig_hello now;
+
+	current_hello(a, &now);
+	if (now.caps == a->hello.caps && now.max_pfn == a->hello.max_pfn &&
+	    now.page_size == a->hello.page_size &&
+	    now.poison_pattern == a->hello.poison_pattern)
+		return IO_OK;
+	return send_hello(a);
+}
+
+/* ---- one epoch ---- */
+
+/* Mark the epoch abandoned; the first reason given is the one reported. */
+__attribute__((format(printf, 3, 4)))
+static void abandon(struct epoch *ep, uint32_t why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ep->why)
+		return;
+	ep->why = why;
+	va_start(ap, fmt);
+	vsnprintf(ep->reason, sizeof(ep->reason), fmt, ap);
+	va_end(ap);
+}
+
 /* Why the epoch being streamed must stop now, if it must. */
-static uint32_t interrupted(struct agent *a, uint32_t epoch)
+static void check_interrupted(struct agent *a, struct epoch *ep)
 {
 	if (agent_stop)
-		return PVMIG_ABORT_SHUTDOWN;
-	if (a->cancelled == epoch)
-		return PVMIG_ABORT_CANCEL;
-	if (a->want_epoch)
-		return PVMIG_ABORT_SUPERSEDED;
+		abandon(ep, PVMIG_ABORT_SHUTDOWN, "%s", stop_reason());
+	else if (a->cancelled == ep->epoch)
+		abandon(ep, PVMIG_ABORT_CANCEL, "cancelled by the host");
+	else if (a->want_epoch)
+		abandon(ep, PVMIG_ABORT_SUPERSEDED, "superseded by %u",
+			a->want_epoch);
+}
+
+/* Start the snapshot and the encoder; 0, or -1 with the epoch abandoned. */
+static int open_epoch(struct agent *a, struct epoch *ep)
+{
+	int rc;
+
+	if (!(a->hello.caps & PVMIG_CAP_MODULE)) {
+		log_info("epoch %u: no module, answering ERROR", ep->epoch);
+		abandon(ep, PVMIG_ABORT_NO_MODULE, "no /dev/pvmig");
+		return -1;
+	}
+	rc = snap_begin(&ep->src);
+	if (rc < 0) {
+		abandon(ep, rc == -EBUSY ? PVMIG_ABORT_BUSY :
+			PVMIG_ABORT_SNAPSHOT, "open: %s", strerror(-rc));
+		log_warn("epoch %u: snapshot %s", ep->epoch, ep->reason);
+		return -1;
+	}
+	rc = pvmig_encoder_init(&ep->enc, ep->epoch, a->hello.max_pfn, a->out,
+				a->o->chunk);
+	if (rc < 0) {
+		abandon(ep, PVMIG_ABORT_SNAPSHOT, "encoder: %s",
+			pvmig_strerror(rc));
+		log_err("epoch %u: %s", ep->epoch, ep->reason);
+		snap_end(&ep->src);
+		return -1;
+	}
 	return 0;
 }
 
-struct epoch_stats {
-	uint64_t t0, read_ns, ranges_in;
-	size_t bytes;
-};
-
-static int send_chunk(struct agent *a, struct pvmig_encoder *enc,
-		      struct epoch_stats *st)
+/* Send the chunk the encoder has filled, if it holds anything. */
+static int send_chunk(struct agent *a, struct epoch *ep)
 {
-	size_t n = pvmig_encoder_take(enc);
+	size_t n = pvmig_encoder_take(&ep->enc);
 
-	st->bytes += n;
-	return n ? send_msg(a, a->out, n) : IO_OK;
+	ep->bytes += n;
+	return n ? transport_send(&a->tr, a->out, n) : IO_OK;
 }
 
-/*
- * Stream one snapshot.  Returns IO_* for the port; a snapshot problem is
- * reported to the host with ERROR and is not a port problem.
- */
-static int answer(struct agent *a, uint32_t epoch)
+/* Encode one range, sending the chunk first if it is full. */
+static int put_range(struct agent *a, struct epoch *ep,
+		     const struct pvmig_range *r)
 {
-	const struct agent_opts *o = a->o;
-	struct snap_src src = o->src;
-	struct pvmig_snapshot_info info;
-	struct pvmig_encoder enc;
-	struct epoch_stats st = { .t0 = now_ns() };
-	struct pvmig_end end = { 0 };
-	struct snap_caps now;
-	uint32_t why = 0;
-	char reason[128];
-	int rc, io;
+	int rc = pvmig_encoder_add(&ep->enc, r->start_pfn, r->nr_pages);
+	int io;
 
-	a->cur_epoch = epoch;
-	current_caps(a, &now);
-	if (now.present != a->caps.present || now.caps != a->caps.caps ||
-	    now.max_pfn != a->caps.max_pfn) {
-		/* The module came, went or learnt the span: tell the host. */
-		io = send_hello(a);
+	if (rc == PVMIG_ENC_FULL) {
+		io = send_chunk(a, ep);
 		if (io)
 			return io;
+		/* A chunk boundary: the one place an epoch may stop. */
+		check_interrupted(a, ep);
+		if (ep->why)
+			return IO_OK;
+		rc = pvmig_encoder_add(&ep->enc, r->start_pfn, r->nr_pages);
 	}
-	if (!a->caps.present) {
-		log_info("epoch %u: no module, answering ERROR", epoch);
-		return send_error(a, epoch, PVMIG_ABORT_NO_MODULE,
-				  "no /dev/pvmig");
-	}
-	rc = snap_begin(&src);
-	if (rc < 0) {
-		snprintf(reason, sizeof(reason), "open: %s", strerror(-rc));
-		log_warn("epoch %u: snapshot %s", epoch, reason);
-		return send_error(a, epoch, rc == -EBUSY ? PVMIG_ABORT_BUSY :
-					    PVMIG_ABORT_SNAPSHOT, reason);
-	}
-	pvmig_encoder_init(&enc, epoch, a->caps.max_pfn, a->out, o->chunk);
+	if (rc < 0)
+		abandon(ep, PVMIG_ABORT_SNAPSHOT, "range %llu+%llu: %s",
+			(unsigned long long)r->start_pfn,
+			(unsigned long long)r->nr_pages, pvmig_strerror(rc));
+	return IO_OK;
+}
 
-	for (;;) {
+/* Read the snapshot to its end and encode it, chunks going out as they fill. */
+static int stream_ranges(struct agent *a, struct epoch *ep)
+{
+	while (!ep->why) {
 		uint64_t t = now_ns();
-		long n = snap_read(&src, a->recs, READ_BATCH);
+		long n = snap_read(&ep->src, a->recs, READ_BATCH);
+		int io;
 
-		st.read_ns += now_ns() - t;
+		ep->read_ns += now_ns() - t;
 		if (n < 0) {
-			snprintf(reason, sizeof(reason), "read: %s",
-				 strerror((int)-n));
-			why = PVMIG_ABORT_SNAPSHOT;
+			abandon(ep, PVMIG_ABORT_SNAPSHOT, "read: %s",
+				strerror((int)-n));
 			break;
 		}
 		if (n == 0)
 			break;
-		st.ranges_in += (uint64_t)n;
-		for (long i = 0; i < n && !why; i++) {
-			const struct pvmig_range *r = &a->recs[i];
-
-			rc = pvmig_encoder_add(&enc, r->start_pfn, r->nr_pages);
-			if (rc == PVMIG_ENC_FULL) {
-				io = send_chunk(a, &enc, &st);
-				if (io)
-					goto out_io;
-				why = interrupted(a, epoch);
-				if (why)
-					break;
-				rc = pvmig_encoder_add(&enc, r->start_pfn,
-						       r->nr_pages);
-			}
-			if (rc < 0) {
-				snprintf(reason, sizeof(reason),
-					 "range %llu+%llu: %s",
-					 (unsigned long long)r->start_pfn,
-					 (unsigned long long)r->nr_pages,
-					 pvmig_strerror(rc));
-				why = PVMIG_ABORT_SNAPSHOT;
-			}
+		for (long i = 0; i < n && !ep->why; i++) {
+			io = put_range(a, ep, &a->recs[i]);
+			if (io)
+				return io;
 		}
-		if (why)
+		if (ep->why)
 			break;
 		/* Look for a newer request between batches too. */
-		io = drain(a);
+		io = transport_drain(&a->tr);
 		if (io)
-			goto out_io;
-		why = interrupted(a, epoch);
-		if (why)
-			break;
+			return io;
+		check_interrupted(a, ep);
 	}
+	return IO_OK;
+}
 
-	while (!why && (rc = pvmig_encoder_finish(&enc)) == PVMIG_ENC_FULL) {
-		io = send_chunk(a, &enc, &st);
+/* Emit what the encoder still holds and send the last chunk. */
+static int flush_ranges(struct agent *a, struct epoch *ep)
+{
+	int rc, io;
+
+	while ((rc = pvmig_encoder_finish(&ep->enc)) == PVMIG_ENC_FULL) {
+		io = send_chunk(a, ep);
 		if (io)
-			goto out_io;
+			return io;
 	}
-	if (!why) {
-		io = send_chunk(a, &enc, &st);
-		if (io)
-			goto out_io;
-		if (snap_info(&src, &info) == 0) {
-			end.walk_ns = info.walk_ns;
-			end.max_hold_ns = info.max_hold_ns;
-			if (info.flags & PVMIG_INFO_TRUNCATED)
-				end.flags |= PVMIG_END_TRUNCATED;
-		}
+	if (rc < 0) {
+		abandon(ep, PVMIG_ABORT_SNAPSHOT, "encoder finish: %s",
+			pvmig_strerror(rc));
+		log_err("epoch %u: %s", ep->epoch, ep->reason);
+		return IO_OK;
 	}
-	snap_end(&src);
+	return send_chunk(a, ep);
+}
 
-	if (why) {
-		if (why != PVMIG_ABORT_SNAPSHOT)
-			snprintf(reason, sizeof(reason), "%s",
-				 pvmig_abort_str(why));
-		log_info("epoch %u: abandoned after %llu ranges: %s", epoch,
-			 (unsigned long long)enc.nr_ranges, reason);
-		a->cur_epoch = 0;
-		a->said_bye = why == PVMIG_ABORT_SHUTDOWN;
-		/* The host cancelled: it needs no answer. */
-		return why == PVMIG_ABORT_CANCEL ? IO_OK :
-		       send_error(a, epoch, why, reason);
-	}
+/* The module's own figures for END, once its snapshot is complete. */
+static void read_module_stats(struct epoch *ep)
+{
+	struct pvmig_snapshot_info info;
 
-	end.agent_ns = now_ns() - st.t0;
-	rc = pvmig_encoder_end(&enc, &end, a->msg, sizeof(a->msg));
-	if (rc < 0)
-		return IO_DISCONNECT;	/* cannot happen after finish */
-	io = send_msg(a, a->msg, (size_t)rc);
-	st.bytes += (size_t)rc;
+	if (snap_info(&ep->src, &info) != 0)
+		return;
+	ep->end.walk_ns = info.walk_ns;
+	ep->end.max_hold_ns = info.max_hold_ns;
+	if (info.flags & PVMIG_INFO_TRUNCATED)
+		ep->end.flags |= PVMIG_END_TRUNCATED;
+}
+
+/* Complete the epoch with END; an END that cannot be built abandons it. */
+static int send_end(struct agent *a, struct epoch *ep)
+{
+	const struct pvmig_encoder *enc = &ep->enc;
+	int n, io;
+
+	ep->end.agent_ns = now_ns() - ep->t0;
+	n = pvmig_encoder_end(enc, &ep->end, a->msg, sizeof(a->msg));
+	if (n < 0) {
+		abandon(ep, PVMIG_ABORT_SNAPSHOT, "encoder end: %s",
+			pvmig_strerror(n));
+		log_err("epoch %u: %s", ep->epoch, ep->reason);
+		return IO_OK;
+	}
+	io = transport_send(&a->tr, a->msg, (size_t)n);
+	ep->bytes += (size_t)n;
 	log_info("epoch %u: %llu ranges, %llu pages, %u chunks, %zu bytes; "
-		 "read %.3f ms, encode+send %.3f ms%s", epoch,
-		 (unsigned long long)enc.nr_ranges,
-		 (unsigned long long)enc.nr_pages, enc.nr_chunks, st.bytes,
-		 (double)st.read_ns / 1e6,
-		 (double)(end.agent_ns - st.read_ns) / 1e6,
-		 end.flags & PVMIG_END_TRUNCATED ? " (walk truncated)" : "");
-	a->cur_epoch = 0;
+		 "read %.3f ms, encode+send %.3f ms%s", ep->epoch,
+		 (unsigned long long)enc->nr_ranges,
+		 (unsigned long long)enc->nr_pages, enc->nr_chunks, ep->bytes,
+		 (double)ep->read_ns / 1e6,
+		 (double)(ep->end.agent_ns - ep->read_ns) / 1e6,
+		 ep->end.flags & PVMIG_END_TRUNCATED ? " (walk truncated)" : "");
 	return io;
+}
 
-out_io:
-	snap_end(&src);
+/* Tell the host the epoch will not be completed. */
+static int send_abandon(struct agent *a, struct epoch *ep)
+{
+	log_info("epoch %u: abandoned after %llu ranges: %s: %s", ep->epoch,
+		 (unsigned long long)ep->enc.nr_ranges,
+		 pvmig_abort_str(ep->why), ep->reason);
+	/* The host cancelled: it needs no answer. */
+	if (ep->why == PVMIG_ABORT_CANCEL)
+		return IO_OK;
+	if (ep->why == PVMIG_ABORT_SHUTDOWN)
+		a->said_bye = 1;
+	return send_error(a, ep->epoch, ep->why, ep->reason);
+}
+
+/*
+ * Answer REQUEST(epoch) with RANGES... END, or with ERROR.  Returns IO_*
+ * for the port; a snapshot problem is reported to the host with ERROR
+ * and is not a port problem.
+ */
+static int answer(struct agent *a, uint32_t epoch)
+{
+	struct epoch ep = { .epoch = epoch, .src = a->o->src, .t0 = now_ns() };
+	int io;
+
+	a->cur_epoch = epoch;
+	io = refresh_hello(a);
+	if (io == IO_OK && open_epoch(a, &ep) == 0) {
+		io = stream_ranges(a, &ep);
+		if (io == IO_OK && !ep.why)
+			io = flush_ranges(a, &ep);
+		if (io == IO_OK && !ep.why)
+			read_module_stats(&ep);
+		snap_end(&ep.src);
+	}
+	if (io == IO_OK && !ep.why)
+		io = send_end(a, &ep);
+	if (io == IO_OK && ep.why)
+		io = send_abandon(a, &ep);
 	a->cur_epoch = 0;
 	return io;
+}
+
+/* ---- the connection ---- */
+
+static void disconnect(struct agent *a, const char *why)
+{
+	if (a->tr.fd < 0)
+		return;
+	if (a->up)
+		log_info("port closed: %s", why);
+	close(a->tr.fd);
+	a->tr.fd = -1;
+	a->up = 0;
+	a->want_epoch = 0;
 }
 
 static int connect_port(struct agent *a)
@@ -426,7 +450,7 @@ static int connect_port(struct agent *a)
 		a->was_absent = 1;
 		return -1;
 	}
-	a->fd = fd;
+	a->tr.fd = fd;
 	a->was_absent = 0;
 	a->want_epoch = 0;
 	a->cancelled = 0;
@@ -448,6 +472,38 @@ static int connect_port(struct agent *a)
 	return 0;
 }
 
+/*
+ * Leaving: ERROR(SHUTDOWN) for the REQUEST still waiting, so the host does
+ * not wait for it; with none waiting and nothing said yet, for no epoch.
+ */
+static void say_goodbye(struct agent *a)
+{
+	if (a->want_epoch)
+		send_error(a, a->want_epoch, PVMIG_ABORT_SHUTDOWN,
+			   stop_reason());
+	else if (!a->said_bye)
+		send_error(a, 0, PVMIG_ABORT_SHUTDOWN, stop_reason());
+}
+
+/* One step of the session: the next thing to answer, or wait for input. */
+static int step(struct agent *a)
+{
+	uint32_t e;
+
+	if (a->bad_input) {
+		a->bad_input = 0;
+		return send_error(a, 0, PVMIG_ABORT_BAD_MESSAGE,
+				  pvmig_strerror(a->bad_code));
+	}
+	if (a->want_epoch) {
+		e = a->want_epoch;
+		a->want_epoch = 0;
+		return answer(a, e);
+	}
+	/* Bounded: a signal just before poll is seen within 1 s. */
+	return transport_pump(&a->tr, 1000);
+}
+
 int agent_run(const struct agent_opts *o)
 {
 	static struct agent ag;
@@ -456,40 +512,28 @@ int agent_run(const struct agent_opts *o)
 
 	memset(a, 0, sizeof(*a));
 	a->o = o;
-	a->fd = -1;
+	a->tr = (struct transport){
+		.fd = -1, .input = feed, .opaque = a, .stop = &agent_stop,
+	};
 
 	while (!agent_stop) {
-		if (a->fd < 0) {
-			if (connect_port(a) < 0) {
-				poll(NULL, 0, (int)o->retry_ms);
-				continue;
-			}
+		if (a->tr.fd < 0 && connect_port(a) < 0) {
+			poll(NULL, 0, (int)o->retry_ms);
+			continue;
 		}
-		if (a->bad_input) {
-			a->bad_input = 0;
-			io = send_error(a, 0, PVMIG_ABORT_BAD_MESSAGE,
-					pvmig_strerror(a->bad_code));
-		} else if (a->want_epoch) {
-			uint32_t e = a->want_epoch;
-
-			a->want_epoch = 0;
-			io = answer(a, e);
-		} else {
-			/* Bounded: a signal just before poll is seen within 1 s. */
-			io = pump(a, 1000);
-		}
+		io = step(a);
 		if (io == IO_DISCONNECT) {
 			disconnect(a, "host end went away");
 			/* A hung-up port polls readable at once: pace it. */
 			poll(NULL, 0, (int)o->retry_ms);
 		}
 	}
-	if (a->fd >= 0) {
-		if (io != IO_STOP && !a->said_bye)
-			send_error(a, a->cur_epoch, PVMIG_ABORT_SHUTDOWN,
-				   "SIGTERM");
-		close(a->fd);
+	if (a->tr.fd >= 0) {
+		/* IO_STOP: a message was left half-written, say nothing more. */
+		if (io != IO_STOP)
+			say_goodbye(a);
+		close(a->tr.fd);
 	}
-	log_info("exiting");
+	log_info("exiting on %s", stop_reason());
 	return 0;
 }

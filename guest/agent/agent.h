@@ -16,7 +16,7 @@ struct agent_opts {
 	struct snap_src src;
 };
 
-/* Set by the signal handler; the loops check it. */
+/* The signal that asks the agent to stop (0: none); the loops check it. */
 extern volatile sig_atomic_t agent_stop;
 
 /* Runs until agent_stop; returns the exit status. */

@@ -69,8 +69,8 @@ static int parse_num(const char *s, unsigned long long max,
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	agent_stop = 1;
+	/* Its number, so that ERROR(SHUTDOWN) and the log can name it. */
+	agent_stop = sig;
 }
 
 int main(int argc, char **argv)

@@ -39,45 +39,43 @@ static uint64_t fallback_max_pfn(uint32_t page_size)
 	return pages > 0 ? (uint64_t)pages : 1;
 }
 
-void snap_probe(const struct snap_src *s, struct snap_caps *c)
+void snap_probe(const struct snap_src *s, struct pvmig_hello *h)
 {
 	struct pvmig_snapshot_info info;
 	long ps = sysconf(_SC_PAGESIZE);
 	int fd;
 
-	memset(c, 0, sizeof(*c));
-	c->page_size = ps > 0 ? (uint32_t)ps : 4096;
+	memset(h, 0, sizeof(*h));
+	h->proto_version = PVMIG_PROTO_VERSION;
+	h->page_size = ps > 0 ? (uint32_t)ps : 4096;
 	if (s->file) {
-		c->present = access(s->file, R_OK) == 0;
-		c->caps = c->present ? PVMIG_CAP_MODULE : 0;
-		c->max_pfn = fallback_max_pfn(c->page_size);
+		h->caps = access(s->file, R_OK) == 0 ? PVMIG_CAP_MODULE : 0;
+		h->max_pfn = fallback_max_pfn(h->page_size);
 		return;
 	}
 	fd = open(s->device, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		/* EBUSY: the module is there, another reader holds it. */
-		c->present = errno == EBUSY;
-		c->caps = c->present ? PVMIG_CAP_MODULE : 0;
-		c->max_pfn = fallback_max_pfn(c->page_size);
+		h->caps = errno == EBUSY ? PVMIG_CAP_MODULE : 0;
+		h->max_pfn = fallback_max_pfn(h->page_size);
 		return;
 	}
 	memset(&info, 0, sizeof(info));
 	if (ioctl(fd, PVMIG_IOC_GET_INFO, &info) == 0 && info.page_size) {
-		c->present = 1;
-		c->page_size = info.page_size;
+		h->page_size = info.page_size;
 		/* Known only once a snapshot has started. */
-		c->max_pfn = info.max_pfn ? info.max_pfn :
+		h->max_pfn = info.max_pfn ? info.max_pfn :
 			     fallback_max_pfn(info.page_size);
-		c->caps = PVMIG_CAP_MODULE;
+		h->caps = PVMIG_CAP_MODULE;
 		if (info.flags & PVMIG_INFO_POISONING) {
-			c->caps |= PVMIG_CAP_POISONING;
-			c->poison_pattern = (uint8_t)info.poison_pattern;
+			h->caps |= PVMIG_CAP_POISONING;
+			h->poison_pattern = (uint8_t)info.poison_pattern;
 		}
 		if (info.flags & PVMIG_INFO_INIT_ON_FREE)
-			c->caps |= PVMIG_CAP_INIT_ON_FREE;
+			h->caps |= PVMIG_CAP_INIT_ON_FREE;
 	} else {
 		/* A device we cannot query is not one we trust for ranges. */
-		c->max_pfn = fallback_max_pfn(c->page_size);
+		h->max_pfn = fallback_max_pfn(h->page_size);
 	}
 	close(fd);
 }

@@ -10,15 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pvmig_proto.h"
 #include "pvmig_uapi.h"
-
-struct snap_caps {
-	int present;		/* ranges can be produced */
-	uint32_t page_size;
-	uint64_t max_pfn;
-	uint32_t caps;		/* PVMIG_CAP_* for HELLO */
-	uint8_t poison_pattern;
-};
 
 struct snap_src {
 	const char *device;	/* /dev/pvmig */
@@ -27,8 +20,11 @@ struct snap_src {
 	int fd;
 };
 
-/* What HELLO should say right now. */
-void snap_probe(const struct snap_src *s, struct snap_caps *c);
+/*
+ * What HELLO should say right now.  PVMIG_CAP_MODULE in h->caps: ranges
+ * can be produced.
+ */
+void snap_probe(const struct snap_src *s, struct pvmig_hello *h);
 /* Start a snapshot: 0, or -errno (ENOENT: no module, EBUSY: in use). */
 int snap_begin(struct snap_src *s);
 /* Up to max records; returns how many, 0 at the end, -errno on error. */
