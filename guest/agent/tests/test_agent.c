@@ -5,6 +5,10 @@
  * decodes everything with the host-role decoder (which validates every
  * message) and checks the ranges against the file.
  *
+ * The encoder's failures cannot be caused from outside the agent, so for
+ * those tests the agent's own objects are linked in and run in a child
+ * process, with the encoder calls wrapped (ld --wrap) to fail once.
+ *
  * PVMIG_MEASURE=1: instead, time 8 GiB worth of ranges (idle, fragmented).
  */
 #define _GNU_SOURCE
@@ -28,6 +32,8 @@
 
 #include <cmocka.h>
 
+#include "agent.h"
+#include "log.h"
 #include "pvmig_proto.h"
 #include "pvmig_uapi.h"
 
@@ -45,6 +51,54 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* ---- encoder faults (ld --wrap), for agents run by run_agent_here() ---- */
+
+int __real_pvmig_encoder_init(struct pvmig_encoder *enc, uint32_t epoch,
+			      uint64_t max_pfn, void *buf, size_t cap);
+int __real_pvmig_encoder_finish(struct pvmig_encoder *enc);
+int __real_pvmig_encoder_end(const struct pvmig_encoder *enc,
+			     const struct pvmig_end *stats, void *out,
+			     size_t cap);
+int __wrap_pvmig_encoder_init(struct pvmig_encoder *enc, uint32_t epoch,
+			      uint64_t max_pfn, void *buf, size_t cap);
+int __wrap_pvmig_encoder_finish(struct pvmig_encoder *enc);
+int __wrap_pvmig_encoder_end(const struct pvmig_encoder *enc,
+			     const struct pvmig_end *stats, void *out,
+			     size_t cap);
+
+/* Status the next call returns instead of doing its work; 0: none. */
+static int fault_init, fault_finish, fault_end;
+
+static int take_fault(int *f)
+{
+	int rc = *f;
+
+	*f = 0;
+	return rc;
+}
+
+int __wrap_pvmig_encoder_init(struct pvmig_encoder *enc, uint32_t epoch,
+			      uint64_t max_pfn, void *buf, size_t cap)
+{
+	int rc = __real_pvmig_encoder_init(enc, epoch, max_pfn, buf, cap);
+
+	return fault_init ? take_fault(&fault_init) : rc;
+}
+
+int __wrap_pvmig_encoder_finish(struct pvmig_encoder *enc)
+{
+	return fault_finish ? take_fault(&fault_finish) :
+	       __real_pvmig_encoder_finish(enc);
+}
+
+int __wrap_pvmig_encoder_end(const struct pvmig_encoder *enc,
+			     const struct pvmig_end *stats, void *out,
+			     size_t cap)
+{
+	return fault_end ? take_fault(&fault_end) :
+	       __real_pvmig_encoder_end(enc, stats, out, cap);
 }
 
 /* ---- snapshot files ---- */
@@ -102,6 +156,7 @@ struct host {
 	int rc;				/* decoder status */
 	struct pvmig_hello hello;
 	uint32_t end_epoch, err_epoch, err_code, range_epoch;
+	char err_reason[PVMIG_REASON_MAX + 1];
 	struct pvmig_end end;
 	size_t got, chunks;
 	int mismatch;			/* a range differed from `ranges` */
@@ -162,7 +217,7 @@ static void cb_error(void *o, uint32_t epoch, uint32_t code, const char *r)
 {
 	struct host *x = o;
 
-	(void)r;
+	snprintf(x->err_reason, sizeof(x->err_reason), "%s", r);
 	x->errors++;
 	x->err_epoch = epoch;
 	x->err_code = code;
@@ -298,15 +353,54 @@ static void start_agent(const char *first, ...)
 	}
 }
 
-/* SIGTERM; returns the exit status (or -1). */
-static int stop_agent(void)
+static void on_stop(int sig)
+{
+	agent_stop = sig;
+}
+
+/*
+ * Run the agent's own code (not the binary) in a child, so that the
+ * encoder faults above apply to it.  Same options as start_agent()'s
+ * defaults, reading @snap.
+ */
+static void run_agent_here(const char *snap, size_t chunk)
+{
+	static char port[700];
+	struct agent_opts o = {
+		.port = port,
+		.retry_ms = 50,
+		.chunk = chunk,
+		.max_pfn = MAX_PFN,
+		.src = { .device = "/nonexistent", .file = snap, .fd = -1 },
+	};
+
+	snprintf(port, sizeof(port), "unix:%s", sock_path);
+	snprintf(log_path, sizeof(log_path), "%s/agent-%d.log", tmp,
+		 ++test_no);
+	H.pid = fork();
+	assert_true(H.pid >= 0);
+	if (H.pid == 0) {
+		struct sigaction sa = { .sa_handler = on_stop };
+		int fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		log_init(0, 1);
+		_exit(agent_run(&o));
+	}
+}
+
+/* Stop with @sig; returns the exit status (or -1). */
+static int stop_agent_with(int sig)
 {
 	int st = 0;
 	uint64_t deadline = now_ms() + 5000;
 
 	if (H.pid <= 0)
 		return -1;
-	kill(H.pid, SIGTERM);
+	kill(H.pid, sig);
 	while (waitpid(H.pid, &st, WNOHANG) == 0) {
 		if (now_ms() > deadline) {
 			kill(H.pid, SIGKILL);
@@ -320,6 +414,11 @@ static int stop_agent(void)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+static int stop_agent(void)
+{
+	return stop_agent_with(SIGTERM);
+}
+
 static int agent_alive(void)
 {
 	return H.pid > 0 && waitpid(H.pid, NULL, WNOHANG) == 0;
@@ -330,6 +429,7 @@ static int setup(void **state)
 	(void)state;
 	memset(&H, 0, sizeof(H));
 	H.cfd = -1;
+	fault_init = fault_finish = fault_end = 0;
 	host_listen();
 	return 0;
 }
@@ -414,6 +514,99 @@ static void test_idle_roundtrip(void **state)
 	assert_int_equal(stop_agent(), 0);
 	assert_int_equal(host_until(want_error, 2000), 0);
 	assert_int_equal(H.err_code, PVMIG_ABORT_SHUTDOWN);
+	assert_int_equal(H.err_epoch, 0);	/* no epoch was open */
+	assert_string_equal(H.err_reason, "SIGTERM");
+}
+
+/* The shutdown ERROR names the signal that stopped the agent. */
+static void test_sigint_named(void **state)
+{
+	(void)state;
+	start_agent("--device", "/nonexistent", NULL);
+	connect_agent();
+	H.errors = 0;
+	assert_int_equal(stop_agent_with(SIGINT), 0);
+	assert_int_equal(host_until(want_error, 2000), 0);
+	assert_int_equal(H.errors, 1);
+	assert_int_equal(H.err_code, PVMIG_ABORT_SHUTDOWN);
+	assert_int_equal(H.err_epoch, 0);
+	assert_string_equal(H.err_reason, "SIGINT");
+}
+
+/* Stopped while streaming: ERROR(SHUTDOWN) for that epoch, no END. */
+static void test_sigterm_midstream(void **state)
+{
+	(void)state;
+	gen_singles(100000);
+	write_file("t.snap", ranges, nr_ranges * sizeof(*ranges));
+	start_agent("--snapshot-file", snap_path("t.snap"),
+		    "--chunk-size", "1024", "--delay-ms", "20", NULL);
+	connect_agent();
+	host_request(3);
+	assert_int_equal(host_until(want_chunk, 5000), 0);
+	H.errors = 0;
+	assert_int_equal(stop_agent(), 0);
+	assert_int_equal(host_until(want_eof, 5000), 0);
+	assert_int_equal(H.rc, 0);
+	assert_int_equal(H.ends, 0);
+	assert_int_equal(H.errors, 1);	/* one goodbye, for epoch 3 */
+	assert_int_equal(H.err_code, PVMIG_ABORT_SHUTDOWN);
+	assert_int_equal(H.err_epoch, 3);
+	assert_string_equal(H.err_reason, "SIGTERM");
+}
+
+/*
+ * An encoder failure (*@fault) at @stage abandons the epoch with
+ * ERROR(snapshot) naming the stage,
+ * after any chunks already sent and without END; the next epoch is whole.
+ */
+static void encoder_fault(int *fault, const char *stage, int chunks_first)
+{
+	char want[PVMIG_REASON_MAX + 1];
+
+	gen_singles(chunks_first ? 20000 : 100);
+	write_file("f.snap", ranges, nr_ranges * sizeof(*ranges));
+	/* Not a status the real encoder would give at that point. */
+	*fault = PVMIG_E_NOSPACE;
+	snprintf(want, sizeof(want), "%s: %s", stage,
+		 pvmig_strerror(PVMIG_E_NOSPACE));
+	run_agent_here(snap_path("f.snap"), 1024);
+	connect_agent();
+	H.ends = 0;
+	host_request(1);
+	assert_int_equal(host_until(want_end_or_error, 10000), 0);
+	assert_int_equal(H.rc, 0);
+	assert_int_equal(H.ends, 0);
+	assert_int_equal(H.err_epoch, 1);
+	assert_int_equal(H.err_code, PVMIG_ABORT_SNAPSHOT);
+	assert_string_equal(H.err_reason, want);
+	if (chunks_first)
+		assert_true(H.chunks > 1);
+	else
+		assert_int_equal(H.chunks, 0);
+	H.errors = 0;
+	expect_epoch(2);
+	assert_int_equal(H.errors, 0);
+	assert_true(agent_alive());
+	assert_int_equal(stop_agent(), 0);
+}
+
+static void test_encoder_init_fails(void **state)
+{
+	(void)state;
+	encoder_fault(&fault_init, "encoder", 0);
+}
+
+static void test_encoder_finish_fails(void **state)
+{
+	(void)state;
+	encoder_fault(&fault_finish, "encoder finish", 1);
+}
+
+static void test_encoder_end_fails(void **state)
+{
+	(void)state;
+	encoder_fault(&fault_end, "encoder end", 1);
 }
 
 static void test_fragmented_small_chunks(void **state)
@@ -741,6 +934,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_port_appears_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigint_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigterm_midstream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encoder_init_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encoder_finish_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_encoder_end_fails, setup, teardown),
 	};
 	const char *t = getenv("PVMIG_TMP");
 
