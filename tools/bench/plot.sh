@@ -4,18 +4,13 @@
 # RAM minus its free memory: the physical limit for bytes) drawn as a line.
 #   plot.sh RESULTS.json OUT_DIR
 set -euo pipefail
-json=$1 outdir=$2
+json=${1:?usage: plot.sh RESULTS.json OUT_DIR} outdir=${2:?usage: plot.sh RESULTS.json OUT_DIR}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # scenario guest_mb mode median_total_ms median_sent_mib median_used_mib
-jq -L "$(dirname "$0")" -r '
-  include "stats";
-  map(select(.verified == true))
-  | group_by([.scenario, .guest_mb, .mode])[]
-  | [.[0].scenario, .[0].guest_mb, .[0].mode,
-     (map(.total_ms) | median), (map(.transferred_bytes / 1048576) | median),
-     (map(used_mib) | median)] | @tsv' "$json" >"$tmp/all.tsv"
+PYTHONPATH="$(cd "$(dirname "$0")/.." && pwd)${PYTHONPATH:+:$PYTHONPATH}" \
+	python3 -m pvmigtools plot-data "$json" >"$tmp/all.tsv"
 
 for scenario in $(cut -f1 "$tmp/all.tsv" | sort -u); do
 	modes=$(awk -v s="$scenario" '$1 == s { print $3 }' "$tmp/all.tsv" | sort -u | tr '\n' ' ')

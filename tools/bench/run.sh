@@ -64,7 +64,8 @@ done
 
 echo
 echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes' ${accel[*]})"
-"$top/build/tools/pvmig-report" "$json" | tee "$results/latest.txt" || true
+PYTHONPATH="$top/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m pvmigtools report "$json" |
+	tee "$results/latest.txt" || true
 "$top/tools/bench/markdown.sh" "$json" >"$results/latest.md"
 "$top/tools/bench/plot.sh" "$json" "$results"
 echo "$failed of $n runs failed; results: $json, plots: $results/*.png"
