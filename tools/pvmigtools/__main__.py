@@ -50,6 +50,9 @@ def main(argv):
         print(__doc__.strip(), file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     cmd, args = argv[0], argv[1:]
+    if args[:1] in (["-h"], ["--help"]):
+        print(__doc__.strip())
+        return 0
     if cmd == "soak":
         if args:
             return _err("soak", "takes no arguments (the knobs are environment variables)")
@@ -71,7 +74,8 @@ def main(argv):
         return 0
     if cmd == "report":
         if not args:
-            return _err("pvmig-report", "usage: report RUNS.json...")
+            return _err("pvmig-report", "usage: pvmig-report RUNS.json... (median [min-max] "
+                        "per scenario, guest size and mode over verified runs)")
         text, failed, skipped = tables.report(_runs(args, "pvmig-report"))
         for i in skipped:
             print(f"pvmig-report: run {i} skipped (no scenario/mode)", file=sys.stderr)

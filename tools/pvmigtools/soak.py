@@ -28,8 +28,10 @@ def _int(env, name, default, lo=None, hi=None):
     if not re.fullmatch(r"[0-9]+", raw):
         raise BadInput(f"{name} must be a non-negative integer, not {raw!r}")
     v = int(raw)
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise BadInput(f"{name} must be in {lo}..{hi}, not {v}")
+    if lo is not None and v < lo:
+        raise BadInput(f"{name} must be at least {lo}, not {v}")
+    if hi is not None and v > hi:
+        raise BadInput(f"{name} must be at most {hi}, not {v}")
     return v
 
 

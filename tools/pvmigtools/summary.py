@@ -5,6 +5,7 @@ import re
 
 from .jqfmt import alt, counts, group_by, sum_by_key, sum_objects
 
+# Every result a run can have (the per_run "result" field).
 RESULTS = ("pass", "lost", "guest-check", "crash", "source-stopped", "timeout", "infra")
 
 # The driver's failure_class (when it writes one) -> the soak's result.

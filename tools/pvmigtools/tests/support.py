@@ -9,3 +9,9 @@ TOP = os.path.dirname(TOOLS)
 RESULTS = os.path.join(TOP, "bench", "results")
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
+
+
+def load(path):
+    import json
+    with open(path) as f:
+        return json.load(f)

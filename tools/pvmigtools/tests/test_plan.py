@@ -115,7 +115,7 @@ class Plans(unittest.TestCase):
         knobs, are what those sets ran."""
         checked = 0
         for path in sorted(glob.glob(os.path.join(support.RESULTS, "soak", "*.json"))):
-            s = json.load(open(path))
+            s = support.load(path)
             kv = dict(re.findall(r"(\w+)=(\S+)", s["command"]))
             if "RING_PCT" not in kv and kv.get("GUEST") != "sweeper":
                 continue  # before the init_on_free draw
@@ -164,9 +164,10 @@ class HostileList(unittest.TestCase):
         binary = os.path.join(support.TOP, "build", "guest", "bin", "pvmig-hostile")
         if not os.access(binary, os.X_OK):
             self.skipTest("pvmig-hostile not built (make hostile)")
+        with open(binary, "rb") as f:
+            if b"--list" not in f.read():
+                self.skipTest("pvmig-hostile built before --list")
         names = P.hostile_attacks(binary)
-        if "--list" not in open(binary, "rb").read().decode("latin-1"):
-            self.skipTest("pvmig-hostile built before --list")
         self.assertTrue(set(ATTACKS_BEFORE_LIST) <= set(names))
 
 

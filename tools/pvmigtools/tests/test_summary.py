@@ -1,5 +1,4 @@
 import glob
-import json
 import os
 import shutil
 import subprocess
@@ -8,7 +7,7 @@ import unittest
 import support
 from pvmigtools.jqfmt import dumps
 from pvmigtools.soak import bash_quote
-from pvmigtools.summary import classify, combine, is_set, summarize
+from pvmigtools.summary import RESULTS, classify, combine, is_set, summarize
 
 
 def meta(run, mode="pvmig", result="pass", guest_faults=(), **kw):
@@ -33,6 +32,12 @@ class Classify(unittest.TestCase):
         self.assertEqual(classify(2, {"error": "migration timed out"}), "timeout")
         self.assertEqual(classify(2, {"error": "no boot"}), "infra")
         self.assertEqual(classify(3, {"pages_lost": None}), "infra")
+
+    def test_results_are_the_documented_ones(self):
+        for fc in ("none", "lost_pages", "guest_check", "timeout", "qemu_crash",
+                   "migration_failed", "setup", "other", None):
+            for rc in (0, 1, 2, 137):
+                self.assertIn(classify(rc, {"failure_class": fc}), RESULTS)
 
     def test_failure_class(self):
         cases = {"lost_pages": "lost", "guest_check": "guest-check", "timeout": "timeout",
@@ -143,8 +148,9 @@ class Combine(unittest.TestCase):
     def test_committed_combination(self):
         """combine.sh of the committed sets is the committed soak.json."""
         paths = sorted(glob.glob(os.path.join(support.RESULTS, "soak", "*.json")))
-        want = open(os.path.join(support.RESULTS, "soak.json")).read()
-        got = dumps(combine([json.load(open(p)) for p in paths]))
+        with open(os.path.join(support.RESULTS, "soak.json")) as f:
+            want = f.read()
+        got = dumps(combine([support.load(p) for p in paths]))
         self.assertEqual(got, want)
 
 
