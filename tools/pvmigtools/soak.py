@@ -175,59 +175,65 @@ def main(top, env=os.environ):
         except (OSError, ValueError):
             return []
 
-    for i in range(1, n + 1):
-        if st["stop_at"] is not None and time.time() >= st["stop_at"]:
-            print(f"soak: STOP_AT reached, {i - 1} of {n} runs done")
-            info["stopped_early"] = True
-            break
-        p = plans[i - 1]
-        seed = p.seed
-        scenario = f"soak-{seed0}-{i}"
-        args = p.driver_args() + ["--timeout", "300", "--check-timeout", "180",
-                                  "--scenario", scenario, "--quiet", "--json", runs_json]
-        args += p.fault_args
-        if qemu:
-            args += ["--qemu", qemu]
-        faults = " ".join(p.guest_faults + p.fault_args)
-        if st["dry_run"]:
-            print("%-4s %-10s %-7s %5s %-44s %s" % (
-                i, seed, p.mode, p.mem, p.workload[:44],
-                f"{faults} bw={p.bw} dt={p.downtime} delay={p.delay}"), flush=True)
-            continue
-        log = os.path.join(work, f"run-{i}.log")
-        t0 = time.monotonic()
-        with open(log, "wb") as lf:
-            rc = subprocess.run([driver] + args, stdout=lf, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL).returncode
-        if rc < 0:
-            rc = 128 - rc  # killed by a signal, as bash's $? says it
-        secs = int(time.monotonic() - t0)
-        obj = next((o for o in driver_runs() if isinstance(o, dict)
-                    and o.get("scenario") == scenario), {})
-        with open(log, errors="replace") as lf:
-            result = classify(rc, obj, lf.read())
-        lost = alt(obj.get("pages_lost"), "-")
-        replay = f"SEED={seed} N=1 tools/soak/run.sh"
-        meta.append({
-            "run": i, "seed": seed, "scenario": scenario, "mode": p.mode,
-            "guest_mb": p.mem, "smp": p.smp, "workload": p.workload, "append": p.append,
-            "bandwidth_mibs": p.bw, "downtime_limit_ms": p.downtime,
-            "start_delay_s": float(p.delay) if "." in p.delay else int(p.delay),
-            "driver_faults": " ".join(p.fault_args), "guest_faults": p.guest_faults,
-            "exit_code": rc, "result": result, "wall_s": secs, "replay": replay,
-            "driver_command": " ".join(bash_quote(w) for w in [driver] + args),
-        })
-        print(ROW % (i, seed, p.mode, p.mem, p.workload[:44], faults[:30], result,
-                     lost, secs), flush=True)
-        _write(out, summarize(meta, driver_runs(), info))
-        if result != "pass":
-            fail = 1
-            why = alt(obj.get("error"), None) or alt(obj.get("guest_failure"), None) or "see log"
-            print(f"  FAILED run {i}: {why}")
-            print(f"  log: {log}")
-            print(f"  replay: {replay}", flush=True)
-            if not st["keep_going"]:
+    try:
+        for i in range(1, n + 1):
+            if st["stop_at"] is not None and time.time() >= st["stop_at"]:
+                print(f"soak: STOP_AT reached, {i - 1} of {n} runs done")
+                info["stopped_early"] = True
                 break
+            p = plans[i - 1]
+            seed = p.seed
+            scenario = f"soak-{seed0}-{i}"
+            args = p.driver_args() + ["--timeout", "300", "--check-timeout", "180",
+                                      "--scenario", scenario, "--quiet", "--json", runs_json]
+            args += p.fault_args
+            if qemu:
+                args += ["--qemu", qemu]
+            faults = " ".join(p.guest_faults + p.fault_args)
+            if st["dry_run"]:
+                print("%-4s %-10s %-7s %5s %-44s %s" % (
+                    i, seed, p.mode, p.mem, p.workload[:44],
+                    f"{faults} bw={p.bw} dt={p.downtime} delay={p.delay}"), flush=True)
+                continue
+            log = os.path.join(work, f"run-{i}.log")
+            t0 = time.monotonic()
+            with open(log, "wb") as lf:
+                rc = subprocess.run([driver] + args, stdout=lf, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL).returncode
+            if rc < 0:
+                rc = 128 - rc  # killed by a signal, as bash's $? says it
+            secs = int(time.monotonic() - t0)
+            obj = next((o for o in driver_runs() if isinstance(o, dict)
+                        and o.get("scenario") == scenario), {})
+            with open(log, errors="replace") as lf:
+                result = classify(rc, obj, lf.read())
+            lost = alt(obj.get("pages_lost"), "-")
+            replay = f"SEED={seed} N=1 tools/soak/run.sh"
+            meta.append({
+                "run": i, "seed": seed, "scenario": scenario, "mode": p.mode,
+                "guest_mb": p.mem, "smp": p.smp, "workload": p.workload, "append": p.append,
+                "bandwidth_mibs": p.bw, "downtime_limit_ms": p.downtime,
+                "start_delay_s": float(p.delay) if "." in p.delay else int(p.delay),
+                "driver_faults": " ".join(p.fault_args), "guest_faults": p.guest_faults,
+                "exit_code": rc, "result": result, "wall_s": secs, "replay": replay,
+                "driver_command": " ".join(bash_quote(w) for w in [driver] + args),
+            })
+            print(ROW % (i, seed, p.mode, p.mem, p.workload[:44], faults[:30], result,
+                         lost, secs), flush=True)
+            _write(out, summarize(meta, driver_runs(), info))
+            if result != "pass":
+                fail = 1
+                why = alt(obj.get("error"), None) or alt(obj.get("guest_failure"), None) or "see log"
+                print(f"  FAILED run {i}: {why}")
+                print(f"  log: {log}")
+                print(f"  replay: {replay}", flush=True)
+                if not st["keep_going"]:
+                    break
+    except KeyboardInterrupt:
+        # The driver got the same SIGINT; keep what ran.
+        print(f"soak: interrupted, {len(meta)} of {n} runs done")
+        info["stopped_early"] = True
+        fail = 130
     if st["dry_run"]:
         return 0
     info["finished"] = _now()
