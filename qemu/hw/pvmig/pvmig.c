@@ -83,6 +83,7 @@
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 #include "hw/pvmig/hint-log.h"
+#include "hw/pvmig/pvmig-epoch.h"
 #include "proto/pvmig_proto.h"
 #include "trace.h"
 
@@ -125,53 +126,6 @@ typedef struct PvmigPiece {
     uint64_t len;
 } PvmigPiece;
 
-typedef enum PvmigRefusal {
-    PVMIG_ALLOWED,
-    PVMIG_REFUSED_POSTCOPY,
-    PVMIG_REFUSED_POISON,
-    PVMIG_REFUSED_NO_AGENT,
-    PVMIG_REFUSED_INVALID,
-    PVMIG_REFUSED_DIRTY_LOG,
-    PVMIG_REFUSED_CONTRACT,
-    PVMIG_REFUSED_DEST_UNZEROED,
-    PVMIG_REFUSED_REARM,
-} PvmigRefusal;
-
-/* How the dirty log is re-armed after a bitmap sync (see pvmig_rearm()). */
-typedef enum PvmigDirtyLog {
-    PVMIG_DIRTY_LOG_UNKNOWN,
-    PVMIG_DIRTY_LOG_TCG,        /* the sync re-arms TCG's TLB tracking */
-    PVMIG_DIRTY_LOG_RING,       /* the sync resets KVM's dirty rings */
-    PVMIG_DIRTY_LOG_MANUAL,     /* KVM bitmap: re-armed lazily, per chunk */
-} PvmigDirtyLog;
-
-typedef struct PvmigStats {
-    uint64_t epochs;
-    uint64_t ranges;
-    uint64_t pages_hinted;
-    uint64_t pages_cleared;
-    uint64_t pages_zero_resend;
-    uint64_t pages_not_ram;
-    uint64_t bytes_received;
-    uint64_t hint_latency_us;
-    uint64_t setup_wait_us;
-    uint64_t bitmap_wait_us;
-    uint64_t stale_messages;
-    uint64_t rejected_messages;
-    uint64_t rejected_poison;
-    uint64_t rejected_postcopy;
-    uint64_t rejected_no_agent;
-    uint64_t rejected_invalid;
-    uint64_t rejected_dirty_log;
-    uint64_t rejected_contract;
-    uint64_t rejected_dest_unzeroed;
-    uint64_t rejected_rearm;
-    uint64_t rearms;
-    uint64_t rearm_chunks;
-    uint64_t rearm_us;
-    uint64_t rearm_max_us;
-} PvmigStats;
-
 struct PvmigState {
     VirtIOSerialPort parent_obj;
 
@@ -181,7 +135,6 @@ struct PvmigState {
     bool x_rearm;                   /* test only: off shows the bug */
     bool x_test_agent;              /* test only: see pvmig_inject() */
     NotifierWithReturn precopy_notifier;
-    PvmigStats stats;
 
     /*
      * Guards the migration and epoch state below; held while a chunk's
@@ -194,22 +147,16 @@ struct PvmigState {
     QemuMutex wait_lock;
     QemuCond first_epoch_cond;
 
-    /* Per migration: from its first bitmap sync to CLEANUP. */
-    bool active;
-    PvmigRefusal refusal;
-    bool unsent_only;           /* free pages must read as zero: see hint */
-    PvmigDirtyLog dirty_log;
-    bool rearm;                 /* re-arm the log before each REQUEST */
-    uint32_t epoch;             /* last epoch issued; never reused */
-    bool window_open;           /* ranges of @epoch are accepted */
-    uint32_t first_epoch;       /* 0: none opened in this migration */
-    bool first_epoch_done;      /* END or ERROR for first_epoch seen */
+    /*
+     * Migration, epoch and refusal state, and the counters: the QEMU-free
+     * state machine in pvmig-epoch.c, called with s->lock held.
+     */
+    PvmigEpochState mig;
     int64_t first_request_ns;
-    uint64_t epoch_bytes;
-    uint64_t epoch_bytes_cap;
 
     /* The chunk being delivered by the decoder. */
     bool chunk_apply;
+    uint32_t pieces_epoch;      /* the epoch of the chunks in @pieces */
     uint64_t chunk_ranges;
     uint64_t chunk_pages;
     uint64_t chunk_not_ram;
@@ -222,7 +169,6 @@ struct PvmigState {
     /* Connection with the agent. */
     bool have_hello;
     struct pvmig_hello hello;
-    bool broken;                /* invalid input: ignore until reconnect */
     bool hunting;               /* after incoming migration: resync */
     uint64_t limit_pfn;
     struct pvmig_decoder dec;
@@ -230,66 +176,6 @@ struct PvmigState {
     uint8_t out[PVMIG_OUT_BUF];
     size_t out_len;
 };
-
-static const char *pvmig_refusal_str(PvmigRefusal r)
-{
-    switch (r) {
-    case PVMIG_ALLOWED:
-        return "allowed";
-    case PVMIG_REFUSED_POSTCOPY:
-        return "postcopy";
-    case PVMIG_REFUSED_POISON:
-        return "poison";
-    case PVMIG_REFUSED_NO_AGENT:
-        return "no-agent";
-    case PVMIG_REFUSED_INVALID:
-        return "invalid";
-    case PVMIG_REFUSED_DIRTY_LOG:
-        return "dirty-log";
-    case PVMIG_REFUSED_CONTRACT:
-        return "contract";
-    case PVMIG_REFUSED_DEST_UNZEROED:
-        return "dest-unzeroed";
-    case PVMIG_REFUSED_REARM:
-        return "rearm";
-    }
-    return "unknown";
-}
-
-/* Counts one rejected message (or refused migration) under its reason. */
-static void pvmig_count_rejected(PvmigState *s, PvmigRefusal why)
-{
-    switch (why) {
-    case PVMIG_REFUSED_POSTCOPY:
-        s->stats.rejected_postcopy++;
-        break;
-    case PVMIG_REFUSED_POISON:
-        s->stats.rejected_poison++;
-        break;
-    case PVMIG_REFUSED_NO_AGENT:
-        s->stats.rejected_no_agent++;
-        break;
-    case PVMIG_REFUSED_INVALID:
-        s->stats.rejected_invalid++;
-        break;
-    case PVMIG_REFUSED_DIRTY_LOG:
-        s->stats.rejected_dirty_log++;
-        break;
-    case PVMIG_REFUSED_CONTRACT:
-        s->stats.rejected_contract++;
-        break;
-    case PVMIG_REFUSED_DEST_UNZEROED:
-        s->stats.rejected_dest_unzeroed++;
-        break;
-    case PVMIG_REFUSED_REARM:
-        s->stats.rejected_rearm++;
-        break;
-    case PVMIG_ALLOWED:
-        return;
-    }
-    s->stats.rejected_messages++;
-    trace_pvmig_rejected(pvmig_refusal_str(why));
-}
 
 /* ---- sending (BQL held: virtio_serial_write touches the virtqueue) ---- */
 
@@ -350,8 +236,8 @@ static void pvmig_request_bh(void *opaque)
     bool open;
 
     qemu_mutex_lock(&s->lock);
-    open = s->window_open;
-    epoch = s->epoch;
+    open = s->mig.window_open;
+    epoch = s->mig.epoch;
     qemu_mutex_unlock(&s->lock);
     if (open) {
         pvmig_send_request(s, epoch);
@@ -369,35 +255,61 @@ static void pvmig_send_cancel(PvmigState *s, uint32_t epoch)
     }
 }
 
-/* ---- epochs ---- */
+/* ---- the state machine's calls back into the device (s->lock held) ---- */
 
-/* Wakes the SETUP wait after one of the flags it reads changed. */
-static void pvmig_wake_setup(PvmigState *s)
+/* Wakes the SETUP wait after one of the fields it reads changed. */
+static void pvmig_mig_wake(void *opaque)
 {
+    PvmigState *s = opaque;
+
     qemu_mutex_lock(&s->wait_lock);
     qemu_cond_broadcast(&s->first_epoch_cond);
     qemu_mutex_unlock(&s->wait_lock);
 }
 
-/* Called with s->lock held. */
-static void pvmig_close_window(PvmigState *s, const char *why)
+/*
+ * Under KVM's manual dirty-log protect the sync just done left every page
+ * it collected writable (docs/safety.md, "Dirty-log modes"): write-protect
+ * them all again before the REQUEST goes out, so that whatever the guest
+ * writes after it sees a page free is logged for the next sync.  Runs in
+ * the migration thread (AFTER_BITMAP_SYNC) with the BQL and s->lock held;
+ * takes bitmap_mutex.  False if there was no migration to re-arm.
+ */
+static bool pvmig_mig_rearm(void *opaque)
 {
-    if (!s->window_open) {
-        return;
+    PvmigState *s = opaque;
+    PvmigStats *st = &s->mig.stats;
+    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    int64_t chunks = qemu_guest_free_page_hint_rearm();
+    uint64_t us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0) / SCALE_US;
+
+    trace_pvmig_rearm(chunks, us);
+    if (chunks < 0) {
+        return false;
     }
-    qatomic_set(&s->window_open, false);
-    pvmig_wake_setup(s);
-    trace_pvmig_epoch_closed(s->epoch, why);
+    st->rearms++;
+    st->rearm_chunks += chunks;
+    st->rearm_us += us;
+    st->rearm_max_us = MAX(st->rearm_max_us, us);
+    return true;
 }
 
-/* Stops hinting for the rest of this migration. Called with s->lock. */
-static void pvmig_refuse(PvmigState *s, PvmigRefusal why)
+static void pvmig_mig_closed(void *opaque, uint32_t epoch, const char *why)
 {
-    if (s->active && s->refusal == PVMIG_ALLOWED) {
-        qatomic_set(&s->refusal, why);
-        pvmig_close_window(s, pvmig_refusal_str(why));
-    }
+    trace_pvmig_epoch_closed(epoch, why);
 }
+
+static void pvmig_mig_rejected(void *opaque, PvmigRefusal why)
+{
+    trace_pvmig_rejected(pvmig_refusal_str(why));
+}
+
+static const PvmigEpochOps pvmig_mig_ops = {
+    .wake = pvmig_mig_wake,
+    .rearm = pvmig_mig_rearm,
+    .closed = pvmig_mig_closed,
+    .rejected = pvmig_mig_rejected,
+};
 
 /* Bad input from the guest: count it, then ignore the port until reconnect. */
 static void pvmig_invalid(PvmigState *s, const char *what)
@@ -405,43 +317,10 @@ static void pvmig_invalid(PvmigState *s, const char *what)
     qemu_log_mask(LOG_GUEST_ERROR, "pvmig: %s; ignoring the port until the "
                   "guest reopens it\n", what);
     trace_pvmig_invalid(what);
-    pvmig_count_rejected(s, PVMIG_REFUSED_INVALID);
-    s->broken = true;
-    pvmig_refuse(s, PVMIG_REFUSED_INVALID);
+    pvmig_epoch_invalid(&s->mig);
 }
 
-/*
- * What the guest's free pages must read as decides how a hint may be
- * applied (docs/safety.md, "The free-page contract").  A skipped page is
- * left on the destination as it was: its initial content if it was never
- * sent, else an older copy.  Free pages whose content is never read take
- * either.  Free pages that must read as zero (init_on_free) take only the
- * initial content, and only if the destination's RAM starts zeroed:
- * pages already sent are then kept dirty and sent again (s->unsent_only).
- * Free pages that must hold a poison pattern take neither.
- */
-static PvmigRefusal pvmig_free_contract_refusal(PvmigState *s)
-{
-    s->unsent_only = false;
-    if (s->x_ignore_free_contract) {
-        return PVMIG_ALLOWED;
-    }
-    switch (pvmig_free_contract(s->hello.caps, s->hello.poison_pattern)) {
-    case PVMIG_FREE_ANY:
-        return PVMIG_ALLOWED;
-    case PVMIG_FREE_ZERO:
-        if (!s->dest_ram_zeroed) {
-            return PVMIG_REFUSED_DEST_UNZEROED;
-        }
-        s->unsent_only = true;
-        return PVMIG_ALLOWED;
-    case PVMIG_FREE_PATTERN:
-        return PVMIG_REFUSED_POISON;
-    case PVMIG_FREE_CONTRADICTORY:
-        break;
-    }
-    return PVMIG_REFUSED_CONTRACT;
-}
+/* ---- precopy notifications ---- */
 
 static PvmigDirtyLog pvmig_dirty_log_mode(void)
 {
@@ -455,124 +334,57 @@ static PvmigDirtyLog pvmig_dirty_log_mode(void)
     return PVMIG_DIRTY_LOG_UNKNOWN;
 }
 
-static const char *pvmig_dirty_log_str(PvmigDirtyLog d)
-{
-    switch (d) {
-    case PVMIG_DIRTY_LOG_TCG:
-        return "tcg";
-    case PVMIG_DIRTY_LOG_RING:
-        return "ring";
-    case PVMIG_DIRTY_LOG_MANUAL:
-        return "manual";
-    case PVMIG_DIRTY_LOG_UNKNOWN:
-        break;
-    }
-    return "unknown";
-}
-
-/* First bitmap sync of a migration: reset counters, decide on hints. */
-static void pvmig_migration_begin(PvmigState *s)
+/* What a migration's first sync decides on (pvmig_epoch_before_sync()). */
+static void pvmig_begin_facts(PvmigState *s, PvmigBeginFacts *f)
 {
     VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(s);
-    PvmigRefusal why = PVMIG_ALLOWED;
 
-    memset(&s->stats, 0, sizeof(s->stats));
-    s->dirty_log = pvmig_dirty_log_mode();
-    s->rearm = s->dirty_log == PVMIG_DIRTY_LOG_MANUAL && s->x_rearm;
-    qatomic_set(&s->active, true);
-    qatomic_set(&s->window_open, false);
-    qatomic_set(&s->first_epoch, 0);
-    qatomic_set(&s->first_epoch_done, false);
-    s->first_request_ns = 0;
-
-    /*
-     * Like virtio-balloon's free page hinting: a hinted page is cleared
-     * from the bitmap, so a postcopy destination that faults on it would
-     * wait for a page the source never sends.  Hints stay off whenever
-     * postcopy is possible.
-     */
-    if (migrate_postcopy_ram()) {
-        why = PVMIG_REFUSED_POSTCOPY;
-    } else if (s->dirty_log == PVMIG_DIRTY_LOG_UNKNOWN) {
-        /* No way to know that a write after the REQUEST gets logged. */
-        why = PVMIG_REFUSED_DIRTY_LOG;
-    } else if (s->broken) {
-        why = PVMIG_REFUSED_INVALID;
-    } else if (!(port->guest_connected || s->x_test_agent) ||
-               !s->have_hello ||
-               !(s->hello.caps & PVMIG_CAP_MODULE) ||
-               !runstate_is_running()) {
-        why = PVMIG_REFUSED_NO_AGENT;
-    } else {
-        why = pvmig_free_contract_refusal(s);
-    }
-    qatomic_set(&s->refusal, why);
-    trace_pvmig_migration_begin(pvmig_refusal_str(why),
-                                pvmig_dirty_log_str(s->dirty_log));
-    pvmig_count_rejected(s, why);
+    *f = (PvmigBeginFacts) {
+        .postcopy = migrate_postcopy_ram(),
+        .dirty_log = pvmig_dirty_log_mode(),
+        .agent = (port->guest_connected || s->x_test_agent) &&
+                 s->have_hello && (s->hello.caps & PVMIG_CAP_MODULE),
+        .vm_running = runstate_is_running(),
+        .contract = pvmig_free_contract(s->hello.caps,
+                                        s->hello.poison_pattern),
+        .dest_ram_zeroed = s->dest_ram_zeroed,
+        .ignore_contract = s->x_ignore_free_contract,
+        .rearm = s->x_rearm,
+    };
 }
 
-/*
- * Under KVM's manual dirty-log protect the sync just done left every page
- * it collected writable (docs/safety.md, "Dirty-log modes"): write-protect
- * them all again before the REQUEST goes out, so that whatever the guest
- * writes after it sees a page free is logged for the next sync.  Runs in
- * the migration thread (AFTER_BITMAP_SYNC) with the BQL and s->lock held;
- * takes bitmap_mutex.  False if there was no migration to re-arm.
- */
-static bool pvmig_rearm(PvmigState *s)
+/* BEFORE_BITMAP_SYNC: migration thread, BQL held. */
+static void pvmig_before_sync(PvmigState *s)
 {
-    int64_t t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    int64_t chunks = qemu_guest_free_page_hint_rearm();
-    uint64_t us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - t0) / SCALE_US;
+    PvmigBeginFacts facts;
 
-    trace_pvmig_rearm(chunks, us);
-    if (chunks < 0) {
-        return false;
+    pvmig_begin_facts(s, &facts);
+    qemu_mutex_lock(&s->lock);
+    if (pvmig_epoch_before_sync(&s->mig, &facts)) {
+        trace_pvmig_migration_begin(pvmig_refusal_str(s->mig.refusal),
+                                    pvmig_dirty_log_str(s->mig.dirty_log));
     }
-    s->stats.rearms++;
-    s->stats.rearm_chunks += chunks;
-    s->stats.rearm_us += us;
-    s->stats.rearm_max_us = MAX(s->stats.rearm_max_us, us);
-    return true;
+    qemu_mutex_unlock(&s->lock);
 }
 
-/* After a bitmap sync: a new epoch, if the guest can still answer. */
-static void pvmig_open_window(PvmigState *s)
+/* AFTER_BITMAP_SYNC: a new epoch, if the guest can still answer. */
+static void pvmig_after_sync(PvmigState *s)
 {
     uint32_t epoch;
 
     qemu_mutex_lock(&s->lock);
-    if (!s->active || s->refusal != PVMIG_ALLOWED || s->broken ||
-        !runstate_is_running()) {
-        /*
-         * The sync inside migration_completion() runs with the VM
-         * stopped: no sync follows it, so no window may open.
-         */
-        qemu_mutex_unlock(&s->lock);
-        return;
-    }
-    if (s->rearm && !pvmig_rearm(s)) {
-        pvmig_count_rejected(s, PVMIG_REFUSED_REARM);
-        pvmig_refuse(s, PVMIG_REFUSED_REARM);
-        qemu_mutex_unlock(&s->lock);
-        return;
-    }
-    s->epoch = s->epoch == UINT32_MAX ? 1 : s->epoch + 1;
-    epoch = s->epoch;
-    qatomic_set(&s->window_open, true);
-    s->epoch_bytes = 0;
-    s->stats.epochs++;
-    if (!s->first_epoch) {
-        qatomic_set(&s->first_epoch, epoch);
+    epoch = pvmig_epoch_after_sync(&s->mig, runstate_is_running());
+    if (epoch && epoch == s->mig.first_epoch) {
         s->first_request_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     }
     qemu_mutex_unlock(&s->lock);
-
+    if (!epoch) {
+        return;
+    }
     /*
-     * 7.2 raises AFTER_BITMAP_SYNC with the BQL held (see the top), so the
-     * REQUEST goes out at once.  Should a caller ever come without it,
-     * defer to the main loop: a late REQUEST only shortens the window.
+     * 7.2 raises AFTER_BITMAP_SYNC with the BQL held (docs/qemu-hooks.md),
+     * so the REQUEST goes out at once.  Should a caller ever come without
+     * it, defer to the main loop: a late REQUEST only shortens the window.
      */
     if (qemu_mutex_iothread_locked()) {
         pvmig_send_request(s, epoch);
@@ -581,54 +393,71 @@ static void pvmig_open_window(PvmigState *s)
     }
 }
 
-/* PRECOPY_NOTIFY_SETUP: migration thread, without the BQL. */
+/*
+ * PRECOPY_NOTIFY_SETUP: migration thread, without the BQL and without
+ * s->lock, so that its bound holds however long a chunk takes to apply.
+ */
 static void pvmig_setup_wait(PvmigState *s)
 {
     int64_t start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    int64_t start = start_ns / SCALE_MS;
-    int64_t deadline = start + qatomic_read(&s->hint_wait_ms);
-    const char *result;
-    int64_t now;
-
+    int64_t now = start_ns / SCALE_MS;
+    int64_t deadline = now + qatomic_read(&s->hint_wait_ms);
+    PvmigSetupState state;
     uint64_t waited_us;
+    const char *result;
 
     qemu_mutex_lock(&s->wait_lock);
-    if (!qatomic_read(&s->active) ||
-        qatomic_read(&s->refusal) != PVMIG_ALLOWED ||
-        !qatomic_read(&s->first_epoch)) {
+    if (!pvmig_epoch_setup_begin(&s->mig)) {
         qemu_mutex_unlock(&s->wait_lock);
         trace_pvmig_setup_wait(0, 0, "no-epoch");
         return;
     }
-    now = start;
-    while (qatomic_read(&s->window_open) &&
-           !qatomic_read(&s->first_epoch_done) && now < deadline) {
+    state = pvmig_epoch_setup_state(&s->mig);
+    while (state == PVMIG_SETUP_WAITING && now < deadline) {
         qemu_cond_timedwait(&s->first_epoch_cond, &s->wait_lock,
                             deadline - now);
         now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+        state = pvmig_epoch_setup_state(&s->mig);
     }
-    result = qatomic_read(&s->first_epoch_done) ? "answered" :
-             qatomic_read(&s->window_open) ? "timeout" : "closed";
     qemu_mutex_unlock(&s->wait_lock);
+    result = state == PVMIG_SETUP_ANSWERED ? "answered" :
+             state == PVMIG_SETUP_WAITING ? "timeout" : "closed";
     waited_us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start_ns) / SCALE_US;
-    qatomic_set(&s->stats.setup_wait_us, waited_us);
-    trace_pvmig_setup_wait(qatomic_read(&s->first_epoch), waited_us, result);
+    qatomic_set(&s->mig.stats.setup_wait_us, waited_us);
+    trace_pvmig_setup_wait(qatomic_read(&s->mig.first_epoch), waited_us,
+                           result);
 }
 
-static void pvmig_migration_end(PvmigState *s, bool cancel)
+/* PRECOPY_NOTIFY_COMPLETE: VM stopped, BQL held. */
+static void pvmig_complete(PvmigState *s)
 {
-    uint32_t epoch = 0;
+    uint32_t open;
 
     qemu_mutex_lock(&s->lock);
-    if (cancel && s->window_open) {
-        epoch = s->epoch;
-    }
-    pvmig_close_window(s, cancel ? "complete" : "cleanup");
+    open = pvmig_epoch_complete(&s->mig);
     qemu_mutex_unlock(&s->lock);
-    if (epoch && qemu_mutex_iothread_locked()) {
-        /* Tell the agent to stop a snapshot nobody will read. */
-        pvmig_send_cancel(s, epoch);
+    if (open && qemu_mutex_iothread_locked()) {
+        /*
+         * Tell the agent to stop a snapshot nobody will read.  In 7.2
+         * this comes before the final sync, which collects the write.
+         */
+        pvmig_send_cancel(s, open);
     }
+    pvmig_hint_log_flush();
+}
+
+/* PRECOPY_NOTIFY_CLEANUP: main loop, BQL held; also after a cancel. */
+static void pvmig_cleanup(PvmigState *s)
+{
+    PvmigStats *st = &s->mig.stats;
+
+    qemu_mutex_lock(&s->lock);
+    if (pvmig_epoch_cleanup(&s->mig)) {
+        trace_pvmig_migration_end(st->epochs, st->ranges, st->pages_hinted,
+                                  st->pages_cleared);
+    }
+    qemu_mutex_unlock(&s->lock);
+    pvmig_hint_log_flush();
 }
 
 static int pvmig_precopy_notify(NotifierWithReturn *n, void *data)
@@ -638,34 +467,19 @@ static int pvmig_precopy_notify(NotifierWithReturn *n, void *data)
 
     switch (pnd->reason) {
     case PRECOPY_NOTIFY_BEFORE_BITMAP_SYNC:
-        qemu_mutex_lock(&s->lock);
-        if (!s->active) {
-            pvmig_migration_begin(s);
-        }
-        pvmig_close_window(s, "sync");
-        qemu_mutex_unlock(&s->lock);
+        pvmig_before_sync(s);
         break;
     case PRECOPY_NOTIFY_AFTER_BITMAP_SYNC:
-        pvmig_open_window(s);
+        pvmig_after_sync(s);
         break;
     case PRECOPY_NOTIFY_SETUP:
         pvmig_setup_wait(s);
         break;
     case PRECOPY_NOTIFY_COMPLETE:
-        pvmig_migration_end(s, true);
-        pvmig_hint_log_flush();
+        pvmig_complete(s);
         break;
     case PRECOPY_NOTIFY_CLEANUP:
-        pvmig_migration_end(s, false);
-        qemu_mutex_lock(&s->lock);
-        if (s->active) {
-            trace_pvmig_migration_end(s->stats.epochs, s->stats.ranges,
-                                      s->stats.pages_hinted,
-                                      s->stats.pages_cleared);
-        }
-        qatomic_set(&s->active, false);
-        qemu_mutex_unlock(&s->lock);
-        pvmig_hint_log_flush();
+        pvmig_cleanup(s);
         break;
     default:
         break;
@@ -768,8 +582,8 @@ static void pvmig_hint_pieces(PvmigState *s)
     if (!n) {
         return;
     }
-    if (!s->window_open) {
-        /* Refused while this slice was decoded: when in doubt, send. */
+    if (!pvmig_epoch_may_apply(&s->mig, s->pieces_epoch)) {
+        /* Closed or refused since: when in doubt, send. */
         g_array_set_size(s->pieces, 0);
         return;
     }
@@ -784,19 +598,19 @@ static void pvmig_hint_pieces(PvmigState *s)
         t1 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
         for (i = 0; i < n; i++) {
             cleared += qemu_guest_free_page_hint_locked(p[i].host, p[i].len,
-                                                        s->unsent_only,
+                                                        s->mig.unsent_only,
                                                         &kept);
         }
         qemu_guest_free_page_hint_end();
         t2 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-        s->stats.bitmap_wait_us += (t1 - t0) / SCALE_US;
+        s->mig.stats.bitmap_wait_us += (t1 - t0) / SCALE_US;
         trace_pvmig_pieces_hinted(n, cleared, kept, (t1 - t0) / SCALE_US,
                                   (t2 - t1) / SCALE_US);
     }
-    s->stats.pages_cleared += cleared;
-    s->stats.pages_zero_resend += kept;
-    if (s->epoch == s->first_epoch) {
-        s->stats.hint_latency_us =
+    s->mig.stats.pages_cleared += cleared;
+    s->mig.stats.pages_zero_resend += kept;
+    if (s->pieces_epoch == s->mig.first_epoch) {
+        s->mig.stats.hint_latency_us =
             (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
             SCALE_US;
     }
@@ -825,16 +639,18 @@ static void pvmig_dec_chunk_begin(void *opaque, uint32_t epoch, uint32_t seq,
 
     s->hunting = false;
     s->chunk_ranges = s->chunk_pages = s->chunk_not_ram = 0;
-    s->chunk_apply = !s->broken && s->active && s->window_open &&
-                     epoch == s->epoch && s->refusal == PVMIG_ALLOWED;
-    if (s->chunk_apply) {
-        return;
-    }
-    if (s->active && s->refusal != PVMIG_ALLOWED) {
-        pvmig_count_rejected(s, s->refusal);
-    } else {
-        s->stats.stale_messages++;
-        trace_pvmig_stale_dropped(epoch, seq, s->epoch, s->window_open);
+    switch (pvmig_epoch_chunk_begin(&s->mig, epoch)) {
+    case PVMIG_CHUNK_APPLY:
+        s->chunk_apply = true;
+        s->pieces_epoch = epoch;
+        break;
+    case PVMIG_CHUNK_STALE:
+        trace_pvmig_stale_dropped(epoch, seq, s->mig.epoch,
+                                  s->mig.window_open);
+        /* fall through */
+    case PVMIG_CHUNK_REFUSED:
+        s->chunk_apply = false;
+        break;
     }
 }
 
@@ -859,9 +675,9 @@ static void pvmig_dec_chunk_end(void *opaque, uint32_t epoch, uint32_t seq)
     if (!s->chunk_apply) {
         return;
     }
-    s->stats.ranges += s->chunk_ranges;
-    s->stats.pages_hinted += s->chunk_pages;
-    s->stats.pages_not_ram += s->chunk_not_ram;
+    s->mig.stats.ranges += s->chunk_ranges;
+    s->mig.stats.pages_hinted += s->chunk_pages;
+    s->mig.stats.pages_not_ram += s->chunk_not_ram;
     trace_pvmig_ranges_decoded(epoch, seq, s->chunk_ranges, s->chunk_pages,
                                s->chunk_not_ram);
 }
@@ -874,10 +690,7 @@ static void pvmig_dec_end(void *opaque, uint32_t epoch,
     s->hunting = false;
     trace_pvmig_epoch_end(epoch, end->nr_ranges, end->nr_pages, end->flags,
                           end->walk_ns, end->agent_ns);
-    if (s->active && epoch == s->first_epoch) {
-        qatomic_set(&s->first_epoch_done, true);
-        pvmig_wake_setup(s);
-    }
+    pvmig_epoch_answered(&s->mig, epoch);
 }
 
 static void pvmig_dec_error(void *opaque, uint32_t epoch, uint32_t code,
@@ -887,11 +700,8 @@ static void pvmig_dec_error(void *opaque, uint32_t epoch, uint32_t code,
 
     s->hunting = false;
     trace_pvmig_guest_error(epoch, code, reason);
-    if (s->active && epoch == s->first_epoch) {
-        /* That epoch will not be answered: stop waiting for it. */
-        qatomic_set(&s->first_epoch_done, true);
-        pvmig_wake_setup(s);
-    }
+    /* That epoch will not be answered: stop waiting for it. */
+    pvmig_epoch_answered(&s->mig, epoch);
 }
 
 static const struct pvmig_decoder_ops pvmig_decoder_ops = {
@@ -912,16 +722,13 @@ static ssize_t pvmig_have_data(VirtIOSerialPort *port, const uint8_t *buf,
     int ret;
 
     qemu_mutex_lock(&s->lock);
-    s->stats.bytes_received += len;
-    if (s->broken) {
+    s->mig.stats.bytes_received += len;
+    if (s->mig.broken) {
         goto out;
     }
-    if (s->window_open) {
-        s->epoch_bytes += len;
-        if (s->epoch_bytes > s->epoch_bytes_cap) {
-            pvmig_invalid(s, "too many bytes in one epoch");
-            goto out;
-        }
+    if (!pvmig_epoch_take_bytes(&s->mig, len)) {
+        pvmig_invalid(s, "too many bytes in one epoch");
+        goto out;
     }
     while (off < (size_t)len) {
         size_t n = MIN((size_t)len - off, PVMIG_FEED_SLICE);
@@ -939,7 +746,7 @@ static ssize_t pvmig_have_data(VirtIOSerialPort *port, const uint8_t *buf,
              * old side wrote): count it, skip to the next header.  Ranges
              * still need a whole validated chunk of an open epoch.
              */
-            pvmig_count_rejected(s, PVMIG_REFUSED_INVALID);
+            pvmig_epoch_count_rejected(&s->mig, PVMIG_REFUSED_INVALID);
             trace_pvmig_invalid(pvmig_strerror(ret));
             off += MAX(pvmig_decoder_consumed(&s->dec), 1);
             pvmig_decoder_resync(&s->dec);
@@ -1063,7 +870,6 @@ static void pvmig_set_guest_connected(VirtIOSerialPort *port, int connected)
     }
     qemu_mutex_lock(&s->lock);
     s->have_hello = false;
-    s->broken = false;
     s->out_len = 0;
     /*
      * Bytes the old agent wrote may still arrive after the close (data and
@@ -1077,10 +883,7 @@ static void pvmig_set_guest_connected(VirtIOSerialPort *port, int connected)
      * open epoch, and a new agent's HELLO is only trusted from the next
      * migration on, so hinting stops here for this one.
      */
-    if (s->active && s->refusal == PVMIG_ALLOWED) {
-        pvmig_count_rejected(s, PVMIG_REFUSED_NO_AGENT);
-        pvmig_refuse(s, PVMIG_REFUSED_NO_AGENT);
-    }
+    pvmig_epoch_agent_gone(&s->mig);
     qemu_mutex_unlock(&s->lock);
 }
 
@@ -1121,9 +924,9 @@ static const VMStateDescription vmstate_pvmig = {
     .minimum_version_id = 1,
     .post_load = pvmig_post_load,
     .fields = (VMStateField[]) {
-        VMSTATE_UINT32(epoch, PvmigState),
+        VMSTATE_UINT32(mig.epoch, PvmigState),
         VMSTATE_BOOL(have_hello, PvmigState),
-        VMSTATE_BOOL(broken, PvmigState),
+        VMSTATE_BOOL(mig.broken, PvmigState),
         VMSTATE_UINT32(hello.proto_version, PvmigState),
         VMSTATE_UINT32(hello.page_size, PvmigState),
         VMSTATE_UINT64(hello.max_pfn, PvmigState),
@@ -1158,7 +961,8 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     ram_pfns = (ms->maxram_size + 4 * GiB) >> PVMIG_PAGE_SHIFT;
     s->limit_pfn = ram_pfns;
     /* Worst honest case: a few bytes per range, ranges at most pfns/2. */
-    s->epoch_bytes_cap = ram_pfns * 2 + PVMIG_EPOCH_BYTES_SLACK;
+    pvmig_epoch_init(&s->mig, &pvmig_mig_ops, s,
+                     ram_pfns * 2 + PVMIG_EPOCH_BYTES_SLACK);
 
     s->pieces = g_array_new(false, false, sizeof(PvmigPiece));
     qemu_mutex_init(&s->lock);
@@ -1188,7 +992,7 @@ static void pvmig_unrealize(DeviceState *dev)
 
 static char *pvmig_get_dirty_log(Object *obj, Error **errp)
 {
-    return g_strdup(pvmig_dirty_log_str(PVMIG(obj)->dirty_log));
+    return g_strdup(pvmig_dirty_log_str(PVMIG(obj)->mig.dirty_log));
 }
 
 static void pvmig_instance_init(Object *obj)
@@ -1235,7 +1039,7 @@ static void pvmig_instance_init(Object *obj)
 
     for (i = 0; i < ARRAY_SIZE(counters); i++) {
         object_property_add_uint64_ptr(obj, counters[i].name,
-                                       (uint64_t *)((uint8_t *)&s->stats +
+                                       (uint64_t *)((uint8_t *)&s->mig.stats +
                                                     counters[i].offset),
                                        OBJ_PROP_FLAG_READ);
     }
@@ -1250,7 +1054,7 @@ static void pvmig_instance_init(Object *obj)
                                   &s->hello.poison_pattern,
                                   OBJ_PROP_FLAG_READ);
     /* The last epoch issued, and how this migration re-arms its log. */
-    object_property_add_uint32_ptr(obj, "epoch", &s->epoch,
+    object_property_add_uint32_ptr(obj, "epoch", &s->mig.epoch,
                                    OBJ_PROP_FLAG_READ);
     object_property_add_str(obj, "dirty-log", pvmig_get_dirty_log, NULL);
     object_property_add_str(obj, "x-inject", NULL, pvmig_inject);
