@@ -6,5 +6,5 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 migrate baseline --mode none --mem 1024 \
 	--append "pvmig.fill_mb=600 pvmig.hold_mb=32 pvmig.write_kbps=2048"
-[ "$(field baseline pages_lost)" = 0 ]
-[ "$(field baseline verified)" = true ]
+expect baseline pages_lost = 0
+expect baseline verified = true

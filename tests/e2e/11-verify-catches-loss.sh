@@ -8,4 +8,7 @@ migrate corrupt --mode none --mem 512 --append "pvmig.hold_mb=16" \
 	--x-corrupt-dst 0x2000000
 rc=$?
 echo "driver exit $rc, pages_lost $(field corrupt pages_lost), verified $(field corrupt verified)"
-[ $rc -eq 1 ] && [ "$(field corrupt pages_lost)" = 1 ] && [ "$(field corrupt verified)" = false ]
+expect_val "driver exit status" "$rc" -eq 1
+expect corrupt pages_lost = 1
+expect corrupt verified = false
+expect corrupt failure_class = lost_pages

@@ -8,17 +8,17 @@ set -euo pipefail
 common="pvmig.fill_mb=300 pvmig.hold_mb=32 pvmig.write_kbps=1024"
 
 migrate no-agent --mode pvmig --mem 1024 --append "$common pvmig.agent=0"
-[ "$(field no-agent verified)" = true ]
-[ "$(field no-agent pages_hinted)" = 0 ]
-[ "$(field no-agent 'pvmig.rejected_no_agent')" -ge 1 ]
+expect no-agent verified = true
+expect no-agent pages_hinted = 0
+expect no-agent pvmig.rejected_no_agent -ge 1
 
 migrate agent-chaos --mode pvmig --mem 1024 --append "$common pvmig.agent_chaos=1"
-[ "$(field agent-chaos verified)" = true ]
+expect agent-chaos verified = true
 
 migrate hostile --mode pvmig --mem 1024 --append "$common pvmig.agent=0 pvmig.hostile=all"
-[ "$(field hostile verified)" = true ]
-[ "$(field hostile pages_hinted)" = 0 ]
+expect hostile verified = true
+expect hostile pages_hinted = 0
 rejected=$(field hostile 'pvmig.rejected_invalid')
 stale=$(field hostile 'pvmig.stale_messages')
 echo "hostile guest: $rejected messages rejected as invalid, $stale stale"
-[ $((rejected + stale)) -ge 1 ]
+expect_val "rejected + stale messages" "$((rejected + stale))" -ge 1

@@ -52,12 +52,12 @@ for a in $attacks; do
 		migrate "asan-$a" --qemu "$qemu" --mode pvmig --mem 512 --timeout 900 \
 			--check-timeout 60 \
 			--append "$common pvmig.agent=0 pvmig.hostile=$a" --quiet || true
-		[ "$(field "asan-$a" status)" = completed ]
-		[ "$(field "asan-$a" pages_lost)" = 0 ]
+		expect "asan-$a" status = completed
+		expect "asan-$a" pages_lost = 0
 	else
 		migrate "asan-$a" --qemu "$qemu" --mode pvmig --mem 512 --timeout 900 \
 			--append "$common pvmig.agent=0 pvmig.hostile=$a" --quiet
-		[ "$(field "asan-$a" verified)" = true ]
+		expect "asan-$a" verified = true
 	fi
 	counter=$(expected_counter "$a")
 	seen=$(field "asan-$a" "pvmig.$counter")
@@ -65,18 +65,25 @@ for a in $attacks; do
 	rejected=$(field "asan-$a" pvmig.rejected_messages)
 	echo "attack $a under ASan/UBSan: verified, $hinted pages hinted," \
 		"$counter $seen, $rejected rejected in all"
-	[ "$seen" -ge 1 ]
-	if [ "$a" = overlap ]; then [ "$hinted" -le 256 ]; else [ "$hinted" -eq 0 ]; fi
-	if [ "$a" = flood ]; then [ "$rejected" -eq 0 ] && [ "$seen" -ge 65536 ]; fi
+	expect_val "asan-$a pvmig.$counter" "$seen" -ge 1
+	if [ "$a" = overlap ]; then
+		expect_val "asan-$a pages_hinted" "$hinted" -le 256
+	else
+		expect_val "asan-$a pages_hinted" "$hinted" -eq 0
+	fi
+	if [ "$a" = flood ]; then
+		expect_val "asan-flood rejected_messages" "$rejected" -eq 0
+		expect_val "asan-flood bytes_received" "$seen" -ge 65536
+	fi
 done
 
 common="pvmig.fill_mb=300 pvmig.hold_mb=32 pvmig.write_kbps=1024"
 migrate asan-agent --qemu "$qemu" --mode pvmig --mem 1024 --timeout 900 \
 	--append "$common"
-[ "$(field asan-agent verified)" = true ]
+expect asan-agent verified = true
 hinted=$(field asan-agent pages_hinted)
 echo "agent under ASan/UBSan: $hinted pages hinted"
-[ "$hinted" -gt 0 ]
+expect_val "asan-agent pages_hinted" "$hinted" -gt 0
 
 status=0
 for f in "$reports"/*; do

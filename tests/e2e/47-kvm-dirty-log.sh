@@ -19,8 +19,8 @@ args=(--guest sweeper --mode pvmig --mem 128 --x-sweeper-hints 3
 	--bandwidth 256 --downtime 1)
 
 migrate sweeper-tcg --accel tcg "${args[@]}"
-[ "$(field sweeper-tcg verified)" = true ]
-[ "$(field sweeper-tcg pages_cleared)" -ge $((3 * 16384)) ]
+expect sweeper-tcg verified = true
+expect sweeper-tcg pages_cleared -ge $((3 * 16384))
 
 if kvm_reason=$(kvm_unusable); then
 	echo "SKIP: KVM cases: $kvm_reason"
@@ -31,20 +31,21 @@ migrate kvm-rearm --accel kvm "${args[@]}"
 t=kvm-rearm
 echo "manual, re-armed: lost $(field $t pages_lost), re-arms $(field $t pvmig.rearms)," \
 	"$(field $t pvmig.rearm_us) us in all"
-[ "$(field $t verified)" = true ] && [ "$(field $t pages_lost)" = 0 ]
-[ "$(field $t dirty_log)" = manual ] && [ "$(field $t pvmig.dirty_log)" = manual ]
-[ "$(field $t pvmig.rearms)" -ge 3 ]
-[ "$(field $t pages_cleared)" -ge $((3 * 16384)) ]
+expect $t verified = true && expect $t pages_lost = 0
+expect $t dirty_log = manual && expect $t pvmig.dirty_log = manual
+expect $t pvmig.rearms -ge 3
+expect $t pages_cleared -ge $((3 * 16384))
 
 rc=0
 migrate kvm-no-rearm --accel kvm "${args[@]}" --pvmig-opts x-rearm=off || rc=$?
 t=kvm-no-rearm
 echo "manual, not re-armed (rc $rc): lost $(field $t pages_lost)," \
 	"destination: $(field $t abcheck_destination)"
-[ "$rc" = 1 ] && [ "$(field $t verified)" = false ]
-[ "$(field $t pages_lost)" -gt 1000 ]
-[ "$(field $t guest_check)" = fail ]
-[ "$(field $t pvmig.rearms)" = 0 ]
+expect_val "driver exit status" "$rc" = 1
+expect $t verified = false
+expect $t pages_lost -gt 1000
+expect $t guest_check = fail
+expect $t pvmig.rearms = 0
 
 # The dirty ring.  A 4096-entry ring stalls this nested guest during
 # migration; 65536 runs, but on this host QEMU 7.2's ring also loses pages
@@ -61,7 +62,7 @@ for attempt in 1 2 3; do
 	echo "dirty ring, attempt $attempt: verified $(field $t verified), lost $lost," \
 		"re-arms $(field $t pvmig.rearms), error $(field $t error)"
 	if [ "$(field $t verified)" = true ] && [ "$lost" = 0 ]; then
-		[ "$(field $t pvmig.dirty_log)" = ring ] && [ "$(field $t pvmig.rearms)" = 0 ]
+		expect $t pvmig.dirty_log = ring && expect $t pvmig.rearms = 0
 		exit 0
 	fi
 	if [ "$lost" != null ] && [ "$lost" -gt 0 ] && [ $((first)) -ge $r_start ]; then

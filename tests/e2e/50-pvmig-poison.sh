@@ -10,13 +10,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 migrate poison --mode pvmig --mem 1024 \
 	--append "page_poison=1 pvmig.fill_mb=300 pvmig.hold_mb=32 pvmig.write_kbps=1024"
-[ "$(field poison verified)" = true ]
-[ "$(field poison pages_hinted)" = 0 ]
-[ "$(field poison 'pvmig.rejected_poison')" -ge 1 ]
+expect poison verified = true
+expect poison pages_hinted = 0
+expect poison pvmig.rejected_poison -ge 1
 
 migrate contradict --mode pvmig --mem 512 \
 	--append "pvmig.agent=0 pvmig.hostile=contradict pvmig.hold_mb=32"
-[ "$(field contradict verified)" = true ]
-[ "$(field contradict pages_cleared)" = 0 ]
-[ "$(field contradict 'pvmig.rejected_contract')" -ge 1 ]
-[ "$(field contradict 'pvmig.guest_caps')" = 7 ]
+expect contradict verified = true
+expect contradict pages_cleared = 0
+expect contradict pvmig.rejected_contract -ge 1
+expect contradict pvmig.guest_caps = 7

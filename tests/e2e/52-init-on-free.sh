@@ -20,20 +20,20 @@ t=iof-contract
 echo "contract kept: lost $(field $t pages_lost), fresh non-zero $(field $t fresh_pages_nonzero)" \
 	"of $(field $t fresh_pages_checked), cleared $(field $t pages_cleared)," \
 	"kept for a zero resend $(field $t pages_zero_resend)"
-[ "$(field $t verified)" = true ]
-[ "$(field $t pages_lost)" = 0 ]
-[ "$(field $t free_reads_zero)" = true ]
-[ "$(field $t fresh_pages_nonzero)" = 0 ]
-[ "$(field $t fresh_pages_checked)" -gt 100000 ]
+expect $t verified = true
+expect $t pages_lost = 0
+expect $t free_reads_zero = true
+expect $t fresh_pages_nonzero = 0
+expect $t fresh_pages_checked -gt 100000
 # The scenario happened: the freed buffer was hinted after it was sent.
-[ "$(field $t pages_zero_resend)" -gt 10000 ]
+expect $t pages_zero_resend -gt 10000
 
 rc=0
 migrate iof-ignored "${args[@]}" --pvmig-opts x-ignore-free-contract=on || rc=$?
 t=iof-ignored
 echo "contract ignored (rc $rc): lost $(field $t pages_lost), fresh non-zero" \
 	"$(field $t fresh_pages_nonzero) of $(field $t fresh_pages_checked)"
-[ "$rc" = 1 ]				# migrated, verification failed
-[ "$(field $t verified)" = false ]
-[ "$(field $t pages_lost)" -gt 10000 ]
-[ "$(field $t fresh_pages_nonzero)" -gt 10000 ]
+expect_val "driver exit status (migrated, not verified)" "$rc" = 1
+expect $t verified = false
+expect $t pages_lost -gt 10000
+expect $t fresh_pages_nonzero -gt 10000

@@ -6,11 +6,17 @@
 # page, crash or unverified run, or if no fault was actually injected.
 # The long soak is `make soak N=...`.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-out=$top/build/check/soak-short.json
-rm -f "$out"
-N=4 SEED=2 MEM_MAX=1024 FAULTS=always OUT=$out "$top/tools/soak/run.sh"
-jq -e '.runs == 4 and .failed == 0 and .lost_pages == 0 and .crashes == 0' "$out" >/dev/null
-injected=$(jq '[.faults_injected | to_entries[] | .value] | add' "$out")
+. "$(dirname "$0")/lib.sh"
+summary=$top/build/check/soak-short.json
+rm -f "$summary"
+N=4 SEED=2 MEM_MAX=1024 FAULTS=always OUT=$summary "$top/tools/soak/run.sh"
+for key in runs failed lost_pages crashes; do
+	declare "$key=$(jq -r ".$key" "$summary")"
+done
+expect_val "soak runs" "$runs" -eq 4
+expect_val "soak runs failed" "$failed" -eq 0
+expect_val "soak pages lost" "$lost_pages" -eq 0
+expect_val "soak crashes" "$crashes" -eq 0
+injected=$(jq '[.faults_injected | to_entries[] | .value] | add' "$summary")
 echo "driver faults injected: $injected"
-[ "$injected" -ge 2 ]
+expect_val "faults injected" "$injected" -ge 2

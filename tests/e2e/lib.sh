@@ -18,6 +18,36 @@ field() {
 	jq -r ".[${3:--1}].$2" "$out/$1.json"
 }
 
+# expect_val LABEL GOT OP WANT: one assertion (OP: = != -eq -ne -gt -ge -lt
+# -le), printing what was expected and what was got; a failure ends the
+# test.  A value that is missing or not a number where one is needed is a
+# failure that says so, not a shell arithmetic error.
+expect_val() {
+	local label=$1 got=$2 op=$3 want=$4 ok=false
+	case $op in
+	=|!=) [ "$got" "$op" "$want" ] && ok=true ;;
+	-eq|-ne|-gt|-ge|-lt|-le)
+		if [[ $got =~ ^-?[0-9]+$ ]]; then
+			[ "$got" "$op" "$want" ] && ok=true
+		fi ;;
+	*) echo "expect_val: unknown operator $op" >&2; exit 2 ;;
+	esac
+	if $ok; then
+		echo "ok: $label $op $want (got $got)"
+	else
+		echo "FAILED: $label: expected $op $want, got ${got:-<empty>}" >&2
+		exit 1
+	fi
+}
+
+# expect NAME KEY OP WANT: expect_val on field KEY of test NAME's last run.
+expect() {
+	local got
+	got=$(jq -r ".[-1].$2 | if . == null then \"<missing>\" else tostring end" \
+		"$out/$1.json" 2>/dev/null) || got="<no result in $out/$1.json>"
+	expect_val "$1 $2" "$got" "$3" "$4"
+}
+
 # kvm_unusable: prints why KVM cannot run a guest here and succeeds, or
 # fails silently if it can (the driver's own check, then a 2 s boot).
 kvm_unusable() {

@@ -217,7 +217,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_CANCEL:
 		case OPT_KILL_DST:
 		case OPT_RESET: {
-			unsigned long ms;
+			unsigned long ms = 0;
 
 			ok = parse_ulong(optarg, 0, 86400000, &ms);
 			*(c == OPT_CANCEL ? &o->cancel_after_ms :
@@ -271,5 +271,3 @@ int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	return 0;
 }
-
-/* ---------------------------------------------------------- environment */

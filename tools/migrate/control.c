@@ -27,7 +27,7 @@ int control_send(struct run *r, struct side *s, const char *line)
 	if (s->ctl_fd < 0) {
 		s->ctl_fd = unix_connect(s->ctl_path, err, sizeof(err));
 		if (s->ctl_fd < 0)
-			return infra_fail(r, "%s control port: %s", s->proc.name,
+			return infra_fail(r, FAIL_SETUP, "%s control port: %s", s->proc.name,
 					  err);
 	}
 	while (done < len) {
@@ -36,7 +36,7 @@ int control_send(struct run *r, struct side *s, const char *line)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return infra_fail(r, "%s control port: %s", s->proc.name,
+			return infra_fail(r, FAIL_SETUP, "%s control port: %s", s->proc.name,
 					  strerror(errno));
 		done += (size_t)n;
 	}

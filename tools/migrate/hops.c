@@ -70,12 +70,12 @@ static int recover(struct run *r, json_t *ev)
 		if (!strcmp(st, "postmigrate") || !strcmp(st, "prelaunch")) {
 			json_object_set_new(ev, "src_status_before_cont",
 					    json_string(st));
-			json_decref(cmd(r, &r->src, "cont", NULL));
+			json_decref(side_qmp(r, &r->src, "cont", NULL));
 		}
 		sleep_ms(POLL_MS);
 	}
 	json_object_set_new(ev, "src_status_after", json_string(st));
-	q = cmd(r, &r->src, "query-migrate", NULL);
+	q = side_qmp(r, &r->src, "query-migrate", NULL);
 	json_object_set(ev, "migration_status", json_object_get(q, "status") ?
 			json_object_get(q, "status") : json_null());
 	if (json_object_get(q, "error-desc"))
@@ -83,8 +83,8 @@ static int recover(struct run *r, json_t *ev)
 	json_decref(q);
 	if (r->o.mode == MODE_PVMIG)
 		json_object_set_new(ev, "pvmig", read_pvmig(r));
-	if (strcmp(st, "running"))
-		return infra_fail(r, "source is '%s', not running, after the "
+	if (strcmp(st, "running") != 0)
+		return infra_fail(r, FAIL_SOURCE_STOPPED, "source is '%s', not running, after the "
 				  "interrupted migration", st);
 
 	/*
@@ -94,7 +94,7 @@ static int recover(struct run *r, json_t *ev)
 	 */
 	sleep_ms(1000);
 	if (r->o.verify && truncate(r->src.hint_log, 0) < 0 && errno != ENOENT)
-		return infra_fail(r, "cannot reset the hint log: %s",
+		return infra_fail(r, FAIL_SETUP, "cannot reset the hint log: %s",
 				  strerror(errno));
 	retire_side(r, &r->dst);
 	return start_destination(r);
@@ -153,9 +153,9 @@ int next_hop(struct run *r)
 		json_t *ret;
 
 		quit_side(r, &r->src);
-		ret = cmd(r, &r->dst, "cont", NULL);
+		ret = side_qmp(r, &r->dst, "cont", NULL);
 		if (!ret)
-			return infra_fail(r, "cannot resume the destination");
+			return infra_fail(r, FAIL_SETUP, "cannot resume the destination");
 		json_decref(ret);
 	}
 	retire_side(r, &r->src);
@@ -193,6 +193,7 @@ static int one_hop(struct run *r, unsigned hop)
 
 	json_object_set_new(r->out, "status", json_string("migrating"));
 	json_object_set_new(r->out, "verified", json_false());
+	r->pages_lost = -1;
 	rc = migrate_hop(r, hop, &final);
 	if (rc)
 		return rc;
@@ -206,7 +207,8 @@ static int one_hop(struct run *r, unsigned hop)
 		return rc;
 	record_dst_resident(r);
 	if (!r->o.verify) {
-		json_object_set_new(r->out, "guest_check", json_string("skipped"));
+		json_object_set_new(r->out, "guest_check",
+				    json_string(guest_check_names[CHECK_SKIPPED]));
 		json_object_set_new(r->out, "pages_lost", json_null());
 		return EXIT_OK;
 	}
@@ -226,8 +228,6 @@ int run_hops(struct run *r)
 	int rc = EXIT_OK;
 
 	for (unsigned hop = 1; hop <= r->o.hops && !rc; hop++) {
-		json_t *v;
-
 		if (hop > 1) {
 			info("ping-pong: hop %u of %lu", hop, r->o.hops);
 			rc = next_hop(r);
@@ -235,9 +235,8 @@ int run_hops(struct run *r)
 				break;
 		}
 		rc = one_hop(r, hop);
-		v = json_object_get(r->out, "pages_lost");
-		if (json_is_integer(v))
-			lost += json_integer_value(v);
+		if (r->pages_lost >= 0)
+			lost += r->pages_lost;
 		else
 			lost_known = false;
 		record_hop(r, hop, rc);

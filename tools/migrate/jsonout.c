@@ -19,10 +19,15 @@ static char *read_all(int fd, size_t *len)
 	for (;;) {
 		ssize_t r;
 
-		if (n == cap)
-			buf = realloc(buf, cap *= 2);
-		if (!buf)
-			return NULL;
+		if (n == cap) {
+			char *bigger = realloc(buf, cap *= 2);
+
+			if (!bigger) {
+				free(buf);
+				return NULL;
+			}
+			buf = bigger;
+		}
 		r = pread(fd, buf + n, cap - n, (off_t)n);
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -59,7 +59,7 @@ static int free_tcp_port(void)
 	return port;
 }
 
-/* ------------------------------------------------------------- failures */
+/* ---------------------------------------------------- QEMU command line */
 
 static void build_argv(struct run *r, struct side *s, bool incoming,
 		       struct argv *a)
@@ -176,7 +176,7 @@ static bool proc_alive_cb(void *opaque)
 /* Checks that the guest RAM block carries the name the hint log will use. */
 static void check_ram_block(struct run *r)
 {
-	json_t *ret = cmd(r, &r->src, "human-monitor-command",
+	json_t *ret = side_qmp(r, &r->src, "human-monitor-command",
 			  json_pack("{s:s}", "command-line", "info ramblock"));
 	const char *text = json_string_value(ret);
 	bool found = false;
@@ -349,17 +349,36 @@ static char *hint_env(struct run *r, struct side *s)
 	return xasprintf("PVMIG_HINT_LOG=%s", s->hint_log);
 }
 
+/*
+ * Connects to @s's QMP socket.  A QEMU that refused its arguments exits
+ * meanwhile: then the run failed because it died, with its log shown.
+ */
+static int connect_side(struct run *r, struct side *s)
+{
+	char err[256];
+
+	if (qmp_connect(&s->qmp, s->qmp_path, 30000, proc_alive_cb, &s->proc,
+			err, sizeof(err)) == 0) {
+		s->qmp_ok = true;
+		return EXIT_OK;
+	}
+	sleep_ms(500);
+	if (!both_alive(r))
+		return died(r);
+	print_side_tails(r);
+	return infra_fail(r, FAIL_SETUP, "%s QMP: %s", s->proc.name, err);
+}
+
 int boot_and_wait(struct run *r)
 {
 	const struct opts *o = &r->o;
 	char *src_env = hint_env(r, &r->src), *dst_env = hint_env(r, &r->dst);
 	int64_t deadline;
-	char err[256];
-	int started;
+	int started, rc;
 
 	r->port = free_tcp_port();
 	if (r->port < 0)
-		return infra_fail(r, "no free TCP port on 127.0.0.1");
+		return infra_fail(r, FAIL_SETUP, "no free TCP port on 127.0.0.1");
 	info("starting source and destination QEMU (%s, %lu MiB, mode %s)",
 	     o->qemu, o->mem_mb, mode_names[o->mode]);
 	started = start_side(r, &r->dst, true, dst_env) == 0 &&
@@ -367,29 +386,16 @@ int boot_and_wait(struct run *r)
 	free(src_env);
 	free(dst_env);
 	if (!started)
-		return infra_fail(r, "cannot start QEMU");
+		return infra_fail(r, FAIL_SETUP, "cannot start QEMU");
 	json_object_set_new(r->out, "status", json_string("booting"));
 
-	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
-			&r->dst.proc, err, sizeof(err)) < 0) {
-		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
-		if (!both_alive(r))
-			return died(r);
-		print_side_tails(r);
-		return infra_fail(r, "destination QMP: %s", err);
-	}
-	r->dst.qmp_ok = true;
-	if (qmp_connect(&r->src.qmp, r->src.qmp_path, 30000, proc_alive_cb,
-			&r->src.proc, err, sizeof(err)) < 0) {
-		sleep_ms(500);	/* a QEMU that refused its arguments is exiting */
-		if (!both_alive(r))
-			return died(r);
-		print_side_tails(r);
-		return infra_fail(r, "source QMP: %s", err);
-	}
-	r->src.qmp_ok = true;
+	rc = connect_side(r, &r->dst);
+	if (!rc)
+		rc = connect_side(r, &r->src);
+	if (rc)
+		return rc;
 	if (open_ram_files(r) < 0)
-		return infra_fail(r, "cannot open the guest RAM files: %s",
+		return infra_fail(r, FAIL_SETUP, "cannot open the guest RAM files: %s",
 				  strerror(errno));
 	check_ram_block(r);
 
@@ -404,12 +410,13 @@ int boot_and_wait(struct run *r)
 			return died(r);
 		if (console_failed(&r->src.con.st)) {
 			print_side_tails(r);
-			return infra_fail(r, "guest failed while booting: %s",
+			return infra_fail(r, FAIL_SETUP, "guest failed while booting: %s",
 					  r->src.con.st.first_failure);
 		}
 		if (now_ms() > deadline || util_interrupted) {
 			print_side_tails(r);
-			return infra_fail(r, util_interrupted ? "interrupted" :
+			return infra_fail(r, util_interrupted ? FAIL_INTERRUPTED : FAIL_TIMEOUT,
+					  util_interrupted ? "interrupted" :
 					  "no PVMIG-READY line within %lu s",
 					  o->boot_timeout_s);
 		}
@@ -425,7 +432,7 @@ int boot_and_wait(struct run *r)
 		if (!both_alive(r))
 			return died(r);
 		if (util_interrupted)
-			return infra_fail(r, "interrupted");
+			return infra_fail(r, FAIL_INTERRUPTED, "interrupted");
 		sleep_ms(POLL_MS);
 	}
 	return EXIT_OK;
@@ -461,31 +468,25 @@ void retire_side(struct run *r, struct side *s)
 int start_destination(struct run *r)
 {
 	char *tag = xasprintf("dst%u", ++r->spawned + 1);
-	char *env, err[256];
+	char *env;
 	int ret;
 
 	r->dst = (struct side){ 0 };
 	init_side(r, &r->dst, tag, "destination");
 	r->port = free_tcp_port();
 	if (r->port < 0)
-		return infra_fail(r, "no free TCP port on 127.0.0.1");
+		return infra_fail(r, FAIL_SETUP, "no free TCP port on 127.0.0.1");
 	env = hint_env(r, &r->dst);
 	info("starting a new destination QEMU (%s)", tag);
 	ret = start_side(r, &r->dst, true, env);
 	free(env);
 	if (ret < 0)
-		return infra_fail(r, "cannot start QEMU");
-	if (qmp_connect(&r->dst.qmp, r->dst.qmp_path, 30000, proc_alive_cb,
-			&r->dst.proc, err, sizeof(err)) < 0) {
-		sleep_ms(500);
-		if (!both_alive(r))
-			return died(r);
-		print_side_tails(r);
-		return infra_fail(r, "destination QMP: %s", err);
-	}
-	r->dst.qmp_ok = true;
+		return infra_fail(r, FAIL_SETUP, "cannot start QEMU");
+	ret = connect_side(r, &r->dst);
+	if (ret)
+		return ret;
 	if (open_ram_file(r, &r->dst) < 0)
-		return infra_fail(r, "cannot open the destination RAM file: %s",
+		return infra_fail(r, FAIL_SETUP, "cannot open the destination RAM file: %s",
 				  strerror(errno));
 	return EXIT_OK;
 }

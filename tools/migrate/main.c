@@ -70,7 +70,7 @@ static void atexit_cleanup(void)
 	teardown(r, true);
 }
 
-/* ---------------------------------------------------------------- main */
+/* -------------------------------------------------------------- results */
 
 /* The guest's fault-injection counters, from every console of the run. */
 static void collect_guest_faults(struct run *r)
@@ -110,7 +110,7 @@ static void init_output(struct run *r)
 		"total_ms", "setup_ms", "downtime_ms", "transferred_bytes",
 		"normal_pages", "zero_pages", "syncs", "pages_lost",
 		"pages_mismatched", "pages_excused", "guest_check", "verified",
-		"guest_used_kb", "guest_free_kb", "dst_resident_bytes",
+		"failure_class", "guest_used_kb", "guest_free_kb", "dst_resident_bytes",
 	};
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
@@ -174,6 +174,12 @@ int main(int argc, char **argv)
 		rc = run_hops(r);
 	if (rc == EXIT_INFRA)
 		json_object_set_new(r->out, "verified", json_false());
+	/* A run that did not verify always says why. */
+	if (rc != EXIT_OK && r->failure == FAIL_NONE)
+		r->failure = FAIL_SETUP;
+	json_object_set_new(r->out, "failure_class",
+			    json_string(failure_class_names[rc == EXIT_OK ?
+				FAIL_NONE : r->failure]));
 
 	g_run = NULL;
 	collect_guest_faults(r);

@@ -2,32 +2,42 @@
 /* Driving the migration over QMP and collecting its figures. */
 #include "run.h"
 
+#include "pvmig_counters.h"
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void progress_line(json_t *q, int64_t t0, double *prev_mib,
-			  int64_t *prev_t, double *rate)
+/* The one-line progress display on a terminal, redrawn at each poll. */
+struct progress {
+	bool on;
+	int64_t t0, prev_t;
+	double prev_mib, rate;
+};
+
+static void progress_show(struct progress *p, json_t *q)
 {
 	const char *status = json_string_value(json_object_get(q, "status"));
 	double sent = (double)jint(q, "ram.transferred") / 1048576;
 	double left = (double)jint(q, "ram.remaining") / 1048576;
 	int64_t t = now_ms();
 
+	if (!p->on)
+		return;
 	if (sent < 0)
 		sent = 0;
 	if (left < 0)
 		left = 0;
-	if (t - *prev_t >= 500) {
-		*rate = (sent - *prev_mib) * 1000.0 / (double)(t - *prev_t);
-		*prev_mib = sent;
-		*prev_t = t;
+	if (t - p->prev_t >= 500) {
+		p->rate = (sent - p->prev_mib) * 1000.0 / (double)(t - p->prev_t);
+		p->prev_mib = sent;
+		p->prev_t = t;
 	}
-	fprintf(stderr, "\r  migrate: %-10s %9.1f MiB sent %9.1f MiB left %8.1f MiB/s %7.1f s\033[K",
-		status ? status : "?", sent, left, *rate, (double)(t - t0) / 1000);
-	fflush(stderr);
+	status_line("  migrate: %-10s %9.1f MiB sent %9.1f MiB left %8.1f MiB/s %7.1f s",
+		    status ? status : "?", sent, left, p->rate,
+		    (double)(t - p->t0) / 1000);
 }
 
 /* Injects @f into the running migration (test only). */
@@ -41,7 +51,7 @@ static void inject(struct run *r, struct fault *f, int64_t t0)
 	case FAULT_CANCEL:
 		warn("fault: cancelling the migration at %lld ms",
 		     (long long)f->injected_ms);
-		ret = cmd(r, &r->src, "migrate_cancel", NULL);
+		ret = side_qmp(r, &r->src, "migrate_cancel", NULL);
 		break;
 	case FAULT_KILL_DST:
 		warn("fault: killing the destination QEMU at %lld ms",
@@ -51,7 +61,7 @@ static void inject(struct run *r, struct fault *f, int64_t t0)
 	case FAULT_RESET:
 		warn("fault: resetting the guest (system_reset) at %lld ms",
 		     (long long)f->injected_ms);
-		ret = cmd(r, &r->src, "system_reset", NULL);
+		ret = side_qmp(r, &r->src, "system_reset", NULL);
 		break;
 	case FAULT_NONE:
 		break;
@@ -72,7 +82,7 @@ static bool reset_after_completion(struct run *r)
 
 	sleep_ms(200);	/* the reset request is handled by QEMU's main loop */
 	run_status(r, &r->src, st, sizeof(st));
-	if (strcmp(st, "prelaunch"))
+	if (strcmp(st, "prelaunch") != 0)
 		return false;
 	warn("fault: the reset hit the source after the migration completed "
 	     "(source in prelaunch): retrying");
@@ -92,15 +102,179 @@ static bool ends_attempt(const struct fault *f)
 
 int lift_limits(struct run *r)
 {
-	json_t *ret = cmd(r, &r->src, "migrate-set-parameters",
+	json_t *ret = side_qmp(r, &r->src, "migrate-set-parameters",
 			  json_pack("{s:I, s:I}", "max-bandwidth",
 				    (json_int_t)LIFTED_BANDWIDTH_MIBS << 20,
 				    "downtime-limit", (json_int_t)LIFTED_DOWNTIME_MS));
 
 	if (!ret)
-		return infra_fail(r, "cannot lift the migration's limits");
+		return infra_fail(r, FAIL_SETUP, "cannot lift the migration's limits");
 	json_decref(ret);
 	return EXIT_OK;
+}
+
+/* One migration attempt while it is polled. */
+struct attempt {
+	struct fault *f;
+	struct progress progress;
+	struct stale_phase stale;
+	bool sweeper_hints;	/* the hint rounds are still to run */
+	int64_t t0, deadline;
+};
+
+/* poll_attempt(): the migration is still running. */
+#define POLL_AGAIN (-1)
+
+/*
+ * Sets the limits and starts the migration.  A test phase runs in the
+ * first attempt only; a later attempt (a retry after a fault, the next
+ * ping-pong hop) must not stay at the limits that kept the first one from
+ * converging.
+ */
+static int start_attempt(struct run *r, struct attempt *a)
+{
+	const struct opts *o = &r->o;
+	bool wants_phase = o->stale_free || o->sweeper_hints;
+	bool phase = wants_phase && !r->test_phase_used;
+	json_t *ret;
+	char *uri;
+	int rc;
+
+	r->test_phase_used |= phase;
+	a->sweeper_hints = phase && o->sweeper_hints;
+	if (phase && o->stale_free) {
+		a->stale.state = STALE_SENDING;
+		rc = stale_wait_held(r);
+		if (rc)
+			return rc;
+	}
+	ret = side_qmp(r, &r->src, "migrate-set-parameters",
+		       json_pack("{s:I, s:I}",
+				 "max-bandwidth", (json_int_t)o->bandwidth_mibs << 20,
+				 "downtime-limit", (json_int_t)o->downtime_ms));
+	if (!ret)
+		return infra_fail(r, FAIL_SETUP, "migrate-set-parameters failed");
+	json_decref(ret);
+	if (wants_phase && !phase) {
+		rc = lift_limits(r);
+		if (rc)
+			return rc;
+	}
+	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
+	ret = side_qmp(r, &r->src, "migrate", json_pack("{s:s}", "uri", uri));
+	free(uri);
+	json_decref(ret);
+	if (!ret)
+		return infra_fail(r, FAIL_SETUP, "migrate failed to start");
+	a->t0 = a->progress.t0 = a->progress.prev_t = now_ms();
+	a->deadline = a->t0 + (int64_t)o->timeout_s * 1000;
+	info("migrating (max-bandwidth %lu MiB/s, downtime-limit %lu ms)",
+	     o->bandwidth_mibs, o->downtime_ms);
+	return EXIT_OK;
+}
+
+/* "completed": the attempt is done, unless its fault makes it a retry. */
+static int on_completed(struct run *r, struct attempt *a, json_t *q,
+			json_t **final)
+{
+	const struct fault *f = a->f;
+
+	if ((f && f->injected && f->kind == FAULT_KILL_DST) ||
+	    (f && f->injected && f->kind == FAULT_RESET &&
+	     reset_after_completion(r))) {
+		json_decref(q);
+		return EXIT_RETRY;
+	}
+	*final = q;
+	return EXIT_OK;
+}
+
+/* "failed" or "cancelled": planned by a fault (retry), or a failure. */
+static int on_failed(struct run *r, struct attempt *a, json_t *q,
+		     const char *status)
+{
+	const char *desc = json_string_value(json_object_get(q, "error-desc"));
+
+	if (ends_attempt(a->f)) {
+		info("attempt ended as planned: %s%s%s", status,
+		     desc ? ": " : "", desc ? desc : "");
+		json_decref(q);
+		return EXIT_RETRY;
+	}
+	print_side_tails(r);
+	json_object_set_new(r->out, "status", json_string(status));
+	infra_fail(r, FAIL_MIGRATION, "migration %s: %s", status,
+		   desc ? desc : "(no error-desc)");
+	json_decref(q);
+	return EXIT_INFRA;
+}
+
+/* The test phases that act while the migration runs. */
+static int run_phases(struct run *r, struct attempt *a, json_t *q)
+{
+	int rc = 0;
+
+	if (a->stale.state != STALE_OFF)
+		rc = stale_step(r, &a->stale, q, a->t0);
+	if (!rc && a->sweeper_hints && jint(q, "ram.dirty-sync-count") >= 2) {
+		/* Once: the rounds block, then the migration may end. */
+		a->sweeper_hints = false;
+		rc = sweeper_hint_rounds(r);
+		if (!rc)
+			rc = lift_limits(r);
+	}
+	return rc;
+}
+
+/* Cancels the migration and marks the run @status. */
+static void cancel_attempt(struct run *r, const char *status)
+{
+	json_decref(side_qmp(r, &r->src, "migrate_cancel", NULL));
+	if (status)
+		json_object_set_new(r->out, "status", json_string(status));
+}
+
+/* One look at the migration: POLL_AGAIN, or the attempt's result. */
+static int poll_attempt(struct run *r, struct attempt *a, json_t **final)
+{
+	const char *status;
+	json_t *q;
+	int rc;
+
+	if (!qemu_alive(&r->src.proc) ||
+	    (!ends_attempt(a->f) && !qemu_alive(&r->dst.proc)))
+		return died(r);
+	if (util_interrupted) {
+		cancel_attempt(r, "interrupted");
+		return infra_fail(r, FAIL_INTERRUPTED,
+				  "interrupted (migration cancelled)");
+	}
+	q = side_qmp(r, &r->src, "query-migrate", NULL);
+	if (!q)
+		return qemu_alive(&r->src.proc) ?
+		       infra_fail(r, FAIL_SETUP, "query-migrate failed") : died(r);
+	progress_show(&a->progress, q);
+	status = json_string_value(json_object_get(q, "status"));
+	if (status && !strcmp(status, "completed"))
+		return on_completed(r, a, q, final);
+	if (status && (!strcmp(status, "failed") || !strcmp(status, "cancelled")))
+		return on_failed(r, a, q, status);
+	rc = run_phases(r, a, q);
+	json_decref(q);
+	if (rc) {
+		cancel_attempt(r, NULL);
+		return rc;
+	}
+	if (a->f && a->f->kind != FAULT_NONE && !a->f->injected &&
+	    now_ms() - a->t0 >= a->f->at_ms)
+		inject(r, a->f, a->t0);
+	if (now_ms() > a->deadline) {
+		cancel_attempt(r, "timed-out");
+		return infra_fail(r, FAIL_TIMEOUT,
+				  "migration timed out after %lu s (cancelled)",
+				  r->o.timeout_s);
+	}
+	return POLL_AGAIN;
 }
 
 /*
@@ -111,151 +285,19 @@ int lift_limits(struct run *r)
  */
 int migrate(struct run *r, json_t **final, struct fault *f)
 {
-	const struct opts *o = &r->o;
-	bool progress = !o->quiet && isatty(STDERR_FILENO);
-	int64_t t0, deadline;
-	double prev_mib = 0, rate = 0;
-	int64_t prev_t;
-	struct stale_phase stale = { .state = STALE_OFF };
-	/* A test phase runs in the first attempt only. */
-	bool wants_phase = o->stale_free || o->sweeper_hints;
-	bool phase = wants_phase && !r->test_phase_used;
-	bool sweeper_hints = phase && o->sweeper_hints;
-	json_t *ret;
-	char *uri;
-	int rc;
+	struct attempt a = {
+		.f = f,
+		.progress.on = !r->o.quiet && isatty(STDERR_FILENO),
+		.stale.state = STALE_OFF,
+	};
+	int rc = start_attempt(r, &a);
 
-	r->test_phase_used |= phase;
-	if (phase && o->stale_free) {
-		stale.state = STALE_SENDING;
-		rc = stale_wait_held(r);
-		if (rc)
-			return rc;
-	}
-	ret = cmd(r, &r->src, "migrate-set-parameters",
-		  json_pack("{s:I, s:I}",
-			    "max-bandwidth", (json_int_t)o->bandwidth_mibs << 20,
-			    "downtime-limit", (json_int_t)o->downtime_ms));
-	if (!ret)
-		return infra_fail(r, "migrate-set-parameters failed");
-	json_decref(ret);
-	/*
-	 * A later attempt (a retry after a fault, the next ping-pong hop) must
-	 * not stay at the limits that kept the first one from converging.
-	 */
-	if (wants_phase && !phase) {
-		rc = lift_limits(r);
-		if (rc)
-			return rc;
-	}
-	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
-	ret = cmd(r, &r->src, "migrate", json_pack("{s:s}", "uri", uri));
-	free(uri);
-	json_decref(ret);
-	if (!ret)
-		return infra_fail(r, "migrate failed to start");
-
-	t0 = prev_t = now_ms();
-	deadline = t0 + (int64_t)o->timeout_s * 1000;
-	info("migrating (max-bandwidth %lu MiB/s, downtime-limit %lu ms)",
-	     o->bandwidth_mibs, o->downtime_ms);
-	for (;;) {
-		json_t *q;
-		const char *status;
-
-		if (!qemu_alive(&r->src.proc) ||
-		    (!ends_attempt(f) && !qemu_alive(&r->dst.proc))) {
-			if (progress)
-				fputc('\n', stderr);
-			return died(r);
-		}
-		if (util_interrupted)
-			q = NULL;
-		else
-			q = cmd(r, &r->src, "query-migrate", NULL);
-		if (!q && util_interrupted) {
-			if (progress)
-				fputc('\n', stderr);
-			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
-			json_object_set_new(r->out, "status", json_string("interrupted"));
-			return infra_fail(r, "interrupted (migration cancelled)");
-		}
-		if (!q) {
-			if (progress)
-				fputc('\n', stderr);
-			return qemu_alive(&r->src.proc) ?
-			       infra_fail(r, "query-migrate failed") : died(r);
-		}
-		status = json_string_value(json_object_get(q, "status"));
-		if (progress)
-			progress_line(q, t0, &prev_mib, &prev_t, &rate);
-		if (status && !strcmp(status, "completed")) {
-			if (progress)
-				fputc('\n', stderr);
-			if (f && f->injected && f->kind == FAULT_KILL_DST) {
-				json_decref(q);
-				return EXIT_RETRY;
-			}
-			if (f && f->injected && f->kind == FAULT_RESET &&
-			    reset_after_completion(r)) {
-				json_decref(q);
-				return EXIT_RETRY;
-			}
-			*final = q;
-			return EXIT_OK;
-		}
-		if (status && (!strcmp(status, "failed") ||
-			       !strcmp(status, "cancelled"))) {
-			const char *desc = json_string_value(json_object_get(q, "error-desc"));
-
-			if (progress)
-				fputc('\n', stderr);
-			if (ends_attempt(f)) {
-				info("attempt ended as planned: %s%s%s", status,
-				     desc ? ": " : "", desc ? desc : "");
-				json_decref(q);
-				return EXIT_RETRY;
-			}
-			print_side_tails(r);
-			json_object_set_new(r->out, "status", json_string(status));
-			infra_fail(r, "migration %s: %s", status,
-				   desc ? desc : "(no error-desc)");
-			json_decref(q);
-			return EXIT_INFRA;
-		}
-		rc = stale.state != STALE_OFF ? stale_step(r, &stale, q, t0) : 0;
-		if (!rc && sweeper_hints && jint(q, "ram.dirty-sync-count") >= 2) {
-			/* Once: the rounds block, then the migration may end. */
-			sweeper_hints = false;
-			if (progress)
-				fputc('\n', stderr);
-			rc = sweeper_hint_rounds(r);
-			if (!rc)
-				rc = lift_limits(r);
-		}
-		json_decref(q);
-		if (rc) {
-			if (progress)
-				fputc('\n', stderr);
-			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
-			return rc;
-		}
-		if (f && f->kind != FAULT_NONE && !f->injected &&
-		    now_ms() - t0 >= f->at_ms)
-			inject(r, f, t0);
-		if (now_ms() > deadline || util_interrupted) {
-			if (progress)
-				fputc('\n', stderr);
-			json_decref(cmd(r, &r->src, "migrate_cancel", NULL));
-			json_object_set_new(r->out, "status",
-					    json_string(util_interrupted ? "interrupted" :
-							"timed-out"));
-			return infra_fail(r, util_interrupted ? "interrupted" :
-					  "migration timed out after %lu s (cancelled)",
-					  o->timeout_s);
-		}
+	if (rc)
+		return rc;
+	while ((rc = poll_attempt(r, &a, final)) == POLL_AGAIN)
 		sleep_ms(POLL_MS);
-	}
+	status_end();
+	return rc;
 }
 
 void record_figures(struct run *r, json_t *q)
@@ -277,36 +319,46 @@ void record_figures(struct run *r, json_t *q)
 	json_object_set(o, "query_migrate", q);
 }
 
-static const char *const pvmig_counters[] = {
-	"stat-epochs", "stat-ranges", "stat-pages-hinted", "stat-pages-cleared",
-	"stat-pages-zero-resend", "stat-pages-not-ram", "stat-bytes-received", "stat-hint-latency-us",
-	"stat-setup-wait-us", "stat-bitmap-wait-us", "stat-stale-messages", "stat-rejected-messages",
-	"stat-rejected-poison", "stat-rejected-postcopy",
-	"stat-rejected-no-agent", "stat-rejected-invalid",
-	"stat-rejected-dirty-log", "stat-rejected-contract",
-	"stat-rejected-dest-unzeroed", "stat-rejected-rearm", "stat-rearms",
-	"stat-rearm-chunks", "stat-rearm-us", "stat-rearm-max-us",
-	"hint-wait-ms", "guest-caps", "guest-poison-pattern", "dirty-log",
+/*
+ * The device's counters (proto/pvmig_counters.h: JSON key "name", QOM
+ * property "stat-" and the name with dashes), then the properties that
+ * describe the migration's setting.
+ */
+#define COUNTER_NAME(name, desc) #name,
+static const char *const pvmig_keys[] = {
+	PVMIG_COUNTERS(COUNTER_NAME)
+	"hint_wait_ms", "guest_caps", "guest_poison_pattern", "dirty_log",
 };
+#undef COUNTER_NAME
+#define COUNT_ONE(name, desc) + 1 /* NOLINT(bugprone-macro-parentheses) */
+enum { NR_COUNTERS = 0 PVMIG_COUNTERS(COUNT_ONE) };
+#undef COUNT_ONE
+
+/* The QOM property of pvmig_keys[@i]. */
+static void pvmig_prop(size_t i, char *prop, size_t len)
+{
+	snprintf(prop, len, "%s%s", i < NR_COUNTERS ? "stat-" : "",
+		 pvmig_keys[i]);
+	for (char *p = prop; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
 
 /* The pvmig device's counters on the source (they describe its send). */
 json_t *read_pvmig(struct run *r)
 {
 	json_t *all = json_object();
 
-	for (size_t i = 0; i < sizeof(pvmig_counters) / sizeof(pvmig_counters[0]); i++) {
-		const char *prop = pvmig_counters[i];
-		json_t *v = cmd(r, &r->src, "qom-get",
-				json_pack("{s:s, s:s}", "path",
-					  "/machine/peripheral/pvmig0",
-					  "property", prop));
-		char key[64], *k;
+	for (size_t i = 0; i < sizeof(pvmig_keys) / sizeof(pvmig_keys[0]); i++) {
+		const char *key = pvmig_keys[i];
+		char prop[64];
+		json_t *v;
 
-		snprintf(key, sizeof(key), "%s",
-			 strncmp(prop, "stat-", 5) ? prop : prop + 5);
-		for (k = key; *k; k++)
-			if (*k == '-')
-				*k = '_';
+		pvmig_prop(i, prop, sizeof(prop));
+		v = side_qmp(r, &r->src, "qom-get",
+			     json_pack("{s:s, s:s}", "path",
+				       "/machine/peripheral/pvmig0",
+				       "property", prop));
 		if (json_is_integer(v) || json_is_string(v)) {
 			json_object_set_new(all, key, v);
 		} else {
@@ -350,13 +402,13 @@ int wait_both_stopped(struct run *r)
 
 		if (!both_alive(r))
 			return died(r);
-		q = cmd(r, &r->dst, "query-migrate", NULL);
+		q = side_qmp(r, &r->dst, "query-migrate", NULL);
 		st = json_string_value(json_object_get(q, "status"));
 		dst_done = st && !strcmp(st, "completed");
 		if (st && (!strcmp(st, "failed") || !strcmp(st, "cancelled"))) {
 			print_side_tails(r);
 			json_decref(q);
-			return infra_fail(r, "incoming migration %s on the destination",
+			return infra_fail(r, FAIL_MIGRATION, "incoming migration %s on the destination",
 					  st);
 		}
 		json_decref(q);
@@ -365,7 +417,7 @@ int wait_both_stopped(struct run *r)
 		    !strcmp(run_status(r, &r->src, sbuf, sizeof(sbuf)), "postmigrate"))
 			return EXIT_OK;
 		if (now_ms() > deadline || util_interrupted)
-			return infra_fail(r, "sides did not stop after migration "
+			return infra_fail(r, FAIL_TIMEOUT, "sides did not stop after migration "
 					  "(source %s, destination %s)",
 					  run_status(r, &r->src, sbuf, sizeof(sbuf)),
 					  run_status(r, &r->dst, dbuf, sizeof(dbuf)));

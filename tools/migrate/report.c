@@ -39,6 +39,7 @@ static const struct row rows[] = {
 	{ "compare_ms",		"RAM comparison time",		U_MS },
 	{ "guest_check",	"guest-side check",		U_STR },
 	{ "verified",		"verified",			U_BOOL },
+	{ "failure_class",	"failure class",		U_STR },
 };
 
 const char *human_bytes(char *buf, double b)

@@ -25,6 +25,35 @@ enum { EXIT_OK = 0, EXIT_UNVERIFIED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 enum mode { MODE_NONE, MODE_PVMIG, MODE_BALLOON };
 extern const char *const mode_names[];
 
+/* What the guest-side check saw: results' "guest_check". */
+enum guest_check {
+	CHECK_PASS,	/* the workload's sweeps (or zero check) passed */
+	CHECK_NONE,	/* nothing to check; the guest ran on without failing */
+	CHECK_FAIL,
+	CHECK_TIMEOUT,
+	CHECK_SKIPPED,	/* --no-verify */
+};
+extern const char *const guest_check_names[];
+
+/*
+ * Why a run did not verify: results' "failure_class", which the soak
+ * classifies on.  The last failure a run records is its class.
+ */
+#define FAILURE_CLASSES(X)						\
+	X(FAIL_NONE, "none")						\
+	X(FAIL_LOST_PAGES, "lost_pages")	/* the RAM comparison */	\
+	X(FAIL_GUEST_CHECK, "guest_check")	/* failed or timed out */	\
+	X(FAIL_QEMU_CRASH, "qemu_crash")	/* a QEMU died */		\
+	X(FAIL_MIGRATION, "migration_failed")	/* QEMU's status failed */	\
+	X(FAIL_TIMEOUT, "timeout")		/* boot or migration */		\
+	X(FAIL_SOURCE_STOPPED, "source_stopped") /* after a fault */	\
+	X(FAIL_INTERRUPTED, "interrupted")	/* a signal to the driver */	\
+	X(FAIL_SETUP, "setup")			/* files, ports, QMP, phases */
+#define FAILURE_ENUM(e, name) e,
+enum failure_class { FAILURE_CLASSES(FAILURE_ENUM) };
+#undef FAILURE_ENUM
+extern const char *const failure_class_names[];
+
 /* The block QEMU names after the memory backend's id ("info ramblock"). */
 #define RAM_BLOCK "ram0"
 #define POLL_MS 100
@@ -74,6 +103,8 @@ struct run {
 	bool test_phase_used;	/* --x-stale-free / --x-sweeper-hints ran (once) */
 	struct argv files;	/* work files of retired QEMUs, for teardown */
 	json_t *out;
+	enum failure_class failure;
+	int64_t pages_lost;	/* of the last verified hop, -1: unknown */
 	char err[512];
 };
 
@@ -82,11 +113,13 @@ int parse_opts(int argc, char **argv, struct opts *o);
 
 /* session.c */
 void print_side_tails(struct run *r);
-int infra_fail(struct run *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Records the failure (error message and class); returns EXIT_INFRA. */
+int infra_fail(struct run *r, enum failure_class why, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 bool both_alive(struct run *r);
 int died(struct run *r);
-json_t *cmd(struct run *r, struct side *s, const char *name, json_t *args);
+/* Runs a QMP command on @s (10 s limit); NULL, warned, on failure. */
+json_t *side_qmp(struct run *r, struct side *s, const char *name, json_t *args);
 const char *run_status(struct run *r, struct side *s, char *buf, size_t len);
 int64_t jint(json_t *o, const char *path);
 void set_int(json_t *o, const char *key, int64_t v);
@@ -132,7 +165,7 @@ bool sweeper_ready(struct run *r);
 /* --x-sweeper-hints: write R, hint R, in that many epochs. */
 int sweeper_hint_rounds(struct run *r);
 /* abcheck on both sides, then the resumed destination must sweep on. */
-const char *sweeper_check(struct run *r);
+enum guest_check sweeper_check(struct run *r);
 
 /* migration.c */
 enum fault_kind { FAULT_NONE, FAULT_CANCEL, FAULT_KILL_DST, FAULT_RESET };

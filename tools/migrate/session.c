@@ -12,6 +12,7 @@ void print_side_tails(struct run *r)
 {
 	struct side *sides[] = { &r->src, &r->dst };
 
+	status_end();
 	for (int i = 0; i < 2; i++) {
 		struct side *s = sides[i];
 		char *pfx = xasprintf("  [%s console] ", s->tag);
@@ -28,7 +29,18 @@ void print_side_tails(struct run *r)
 	}
 }
 
-int infra_fail(struct run *r, const char *fmt, ...)
+#define FAILURE_NAME(e, name) [e] = name, /* NOLINT(bugprone-macro-parentheses) */
+const char *const failure_class_names[] = { FAILURE_CLASSES(FAILURE_NAME) };
+#undef FAILURE_NAME
+
+const char *const guest_check_names[] = {
+	[CHECK_PASS] = "pass", [CHECK_NONE] = "none", [CHECK_FAIL] = "fail",
+	[CHECK_TIMEOUT] = "timeout", [CHECK_SKIPPED] = "skipped",
+};
+
+/* ------------------------------------------------------------- failures */
+
+int infra_fail(struct run *r, enum failure_class why, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -37,6 +49,7 @@ int infra_fail(struct run *r, const char *fmt, ...)
 	va_end(ap);
 	warn("error: %s", r->err);
 	json_object_set_new(r->out, "error", json_string(r->err));
+	r->failure = why;
 	return EXIT_INFRA;
 }
 
@@ -51,14 +64,14 @@ int died(struct run *r)
 	struct side *s = qemu_alive(&r->src.proc) ? &r->dst : &r->src;
 
 	print_side_tails(r);
-	return infra_fail(r, "%s QEMU died (%s)", s->proc.name,
+	return infra_fail(r, FAIL_QEMU_CRASH, "%s QEMU died (%s)", s->proc.name,
 			  qemu_exit_reason(&s->proc));
 }
 
-/* ------------------------------------------------------------- launching */
+/* ----------------------------------------------------------- QMP, JSON */
 
-json_t *cmd(struct run *r, struct side *s, const char *name,
-		   json_t *args)
+json_t *side_qmp(struct run *r, struct side *s, const char *name,
+		 json_t *args)
 {
 	json_t *ret = qmp_cmd(&s->qmp, name, args, 10000, r->err, sizeof(r->err));
 
@@ -70,7 +83,7 @@ json_t *cmd(struct run *r, struct side *s, const char *name,
 const char *run_status(struct run *r, struct side *s, char *buf,
 			      size_t len)
 {
-	json_t *st = cmd(r, s, "query-status", NULL);
+	json_t *st = side_qmp(r, s, "query-status", NULL);
 
 	snprintf(buf, len, "%s", st && json_string_value(json_object_get(st, "status")) ?
 		 json_string_value(json_object_get(st, "status")) : "?");
@@ -97,7 +110,7 @@ void set_int(json_t *o, const char *key, int64_t v)
 	json_object_set_new(o, key, v < 0 ? json_null() : json_integer(v));
 }
 
-/* ------------------------------------------------------------ migration */
+/* ------------------------------------------------------------- teardown */
 
 void quit_side(struct run *r, struct side *s)
 {

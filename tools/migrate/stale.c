@@ -25,7 +25,7 @@ int stale_wait_held(struct run *r)
 
 	while (!r->src.con.st.stale_held) {
 		if (now_ms() > deadline || util_interrupted)
-			return infra_fail(r, "--x-stale-free: the guest never "
+			return infra_fail(r, FAIL_SETUP, "--x-stale-free: the guest never "
 					  "reported PVMIG-STALE-HELD (is "
 					  "pvmig.stale_mb set?)");
 		sleep_ms(POLL_MS);
@@ -56,7 +56,7 @@ int stale_step(struct run *r, struct stale_phase *ph, json_t *q, int64_t t0)
 		console_poll(&r->src.con);
 		if (!r->src.con.st.stale_freed) {
 			if (now_ms() - ph->since_ms > STALE_FREE_TIMEOUT_MS)
-				return infra_fail(r, "--x-stale-free: no "
+				return infra_fail(r, FAIL_SETUP, "--x-stale-free: no "
 						  "PVMIG-STALE-FREED from the guest");
 			return EXIT_OK;
 		}

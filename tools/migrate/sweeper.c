@@ -42,7 +42,7 @@ static bool read_marker(int fd, struct marker *m)
 	unsigned char buf[32];
 
 	if (pread(fd, buf, sizeof(buf), MARKER_GPA) != (ssize_t)sizeof(buf) ||
-	    memcmp(buf, MARKER_MAGIC, 8))
+	    memcmp(buf, MARKER_MAGIC, 8) != 0)
 		return false;
 	memcpy(&m->b_sweeps, buf + 8, 4);
 	memcpy(&m->start, buf + 12, 4);
@@ -92,7 +92,7 @@ bool sweeper_ready(struct run *r)
 
 static int64_t qom_int(struct run *r, const char *prop)
 {
-	json_t *v = cmd(r, &r->src, "qom-get",
+	json_t *v = side_qmp(r, &r->src, "qom-get",
 			json_pack("{s:s, s:s}", "path", "/machine/peripheral/pvmig0",
 				  "property", prop));
 	int64_t n = json_is_integer(v) ? json_integer_value(v) : -1;
@@ -103,11 +103,11 @@ static int64_t qom_int(struct run *r, const char *prop)
 
 static int set_bandwidth(struct run *r, unsigned long mibs)
 {
-	json_t *ret = cmd(r, &r->src, "migrate-set-parameters",
+	json_t *ret = side_qmp(r, &r->src, "migrate-set-parameters",
 			  json_pack("{s:I}", "max-bandwidth", (json_int_t)mibs << 20));
 
 	if (!ret)
-		return infra_fail(r, "migrate-set-parameters failed");
+		return infra_fail(r, FAIL_SETUP, "migrate-set-parameters failed");
 	json_decref(ret);
 	return EXIT_OK;
 }
@@ -121,12 +121,12 @@ static int write_r(struct run *r)
 	int rc;
 
 	if (!read_marker(r->src.ram_fd, &m))
-		return infra_fail(r, "sweeper: no marker in the source's RAM");
+		return infra_fail(r, FAIL_SETUP, "sweeper: no marker in the source's RAM");
 	before = m.r_sweeps;
 	rc = control_send(r, &r->src, "W");
 	while (!rc && read_marker(r->src.ram_fd, &m) && m.r_sweeps == before) {
 		if (now_ms() > deadline || util_interrupted)
-			return infra_fail(r, "sweeper: R was not written");
+			return infra_fail(r, FAIL_SETUP, "sweeper: R was not written");
 		sleep_ms(5);
 	}
 	return rc;
@@ -140,7 +140,7 @@ static int64_t epoch_now(struct run *r)
 
 	if (r->o.mode == MODE_PVMIG)
 		return qom_int(r, "epoch");
-	q = cmd(r, &r->src, "query-migrate", NULL);
+	q = side_qmp(r, &r->src, "query-migrate", NULL);
 	n = jint(q, "ram.dirty-sync-count");
 	json_decref(q);
 	return n;
@@ -174,10 +174,10 @@ static int hint_round(struct run *r, const struct marker *m, unsigned round)
 	int rc;
 
 	if (e < 0)
-		return infra_fail(r, "sweeper: cannot read the device's epoch");
+		return infra_fail(r, FAIL_SETUP, "sweeper: cannot read the device's epoch");
 	rc = write_r(r);
 	if (!rc && (e = next_epoch(r, e)) < 0)
-		rc = infra_fail(r, "sweeper: no new epoch");
+		rc = infra_fail(r, FAIL_SETUP, "sweeper: no new epoch");
 	if (!rc)
 		rc = set_bandwidth(r, SLOW_BANDWIDTH_MIBS);
 	if (!rc)
@@ -192,12 +192,12 @@ static int hint_round(struct run *r, const struct marker *m, unsigned round)
 	cleared_before = qom_int(r, "stat-pages-cleared");
 	ranges = xasprintf("%" PRId64 ":0x%x+0x%x", e, m->mid / PAGE,
 			   (m->end - m->mid) / PAGE);
-	ret = cmd(r, &r->src, "qom-set",
+	ret = side_qmp(r, &r->src, "qom-set",
 		  json_pack("{s:s, s:s, s:s}", "path", "/machine/peripheral/pvmig0",
 			    "property", "x-inject", "value", ranges));
 	free(ranges);
 	if (!ret)
-		return infra_fail(r, "sweeper: x-inject failed (is this QEMU's "
+		return infra_fail(r, FAIL_SETUP, "sweeper: x-inject failed (is this QEMU's "
 				  "device built with the test agent?)");
 	json_decref(ret);
 	info("sweeper: round %u: epoch %" PRId64 ", R written and hinted, "
@@ -212,7 +212,7 @@ int sweeper_hint_rounds(struct run *r)
 	int rc = EXIT_OK;
 
 	if (!read_marker(r->src.ram_fd, &m))
-		return infra_fail(r, "sweeper: no marker in the source's RAM");
+		return infra_fail(r, FAIL_SETUP, "sweeper: no marker in the source's RAM");
 	for (unsigned i = 1; i <= r->o.sweeper_hints && !rc; i++)
 		rc = hint_round(r, &m, i);
 	set_int(r->out, "sweeper_r_pages", (m.end - m.mid) / PAGE);
@@ -248,7 +248,7 @@ static int abcheck(struct run *r, struct side *s, const char *key)
  * The guest's own check: both RAM images hold a consistent a-b pattern,
  * and the resumed destination goes on sweeping.
  */
-const char *sweeper_check(struct run *r)
+enum guest_check sweeper_check(struct run *r)
 {
 	struct marker before, now;
 	int64_t deadline;
@@ -256,20 +256,20 @@ const char *sweeper_check(struct run *r)
 
 	if (abcheck(r, &r->src, "abcheck_source") != 0 ||
 	    abcheck(r, &r->dst, "abcheck_destination") != 0)
-		return "fail";
+		return CHECK_FAIL;
 	if (!read_marker(r->dst.ram_fd, &before))
-		return "fail";
-	ret = cmd(r, &r->dst, "cont", NULL);
+		return CHECK_FAIL;
+	ret = side_qmp(r, &r->dst, "cont", NULL);
 	if (!ret)
-		return "fail";
+		return CHECK_FAIL;
 	json_decref(ret);
 	deadline = now_ms() + (int64_t)r->o.check_timeout_s * 1000;
 	while (read_marker(r->dst.ram_fd, &now) &&
 	       now.b_sweeps < before.b_sweeps + 2) {
 		if (now_ms() > deadline || util_interrupted ||
 		    !qemu_alive(&r->dst.proc))
-			return "timeout";
+			return CHECK_TIMEOUT;
 		sleep_ms(POLL_MS);
 	}
-	return now.b_sweeps >= before.b_sweeps + 2 ? "pass" : "fail";
+	return now.b_sweeps >= before.b_sweeps + 2 ? CHECK_PASS : CHECK_FAIL;
 }

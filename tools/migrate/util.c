@@ -32,12 +32,36 @@ void sleep_ms(int ms)
 		;
 }
 
+/* A status line is open: the next message starts on a line of its own. */
+static bool status_open;
+
+void status_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputc('\r', stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\033[K", stderr);
+	fflush(stderr);
+	status_open = true;
+}
+
+void status_end(void)
+{
+	if (status_open)
+		fputc('\n', stderr);
+	status_open = false;
+}
+
 void info(const char *fmt, ...)
 {
 	va_list ap;
 
 	if (util_quiet)
 		return;
+	status_end();
 	fputs("pvmig-migrate: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -49,6 +73,7 @@ void warn(const char *fmt, ...)
 {
 	va_list ap;
 
+	status_end();
 	fputs("pvmig-migrate: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -201,7 +226,7 @@ int unix_connect(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "socket path too long: %s", path);
 		return -2;
 	}
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));

@@ -14,6 +14,12 @@ void sleep_ms(int ms);
 extern bool util_quiet;
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * A line redrawn in place (progress on a terminal); info(), warn() and
+ * status_end() finish it first, so no message lands inside it.
+ */
+void status_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void status_end(void);
 
 /* printf into a freshly allocated string; aborts on out-of-memory. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

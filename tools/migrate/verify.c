@@ -33,12 +33,12 @@ static int corrupt_dst(struct run *r)
 	unsigned char b;
 
 	if (off >= (long long)r->o.mem_mb << 20)
-		return infra_fail(r, "--x-corrupt-dst offset beyond guest RAM");
+		return infra_fail(r, FAIL_SETUP, "--x-corrupt-dst offset beyond guest RAM");
 	if (pread(fd, &b, 1, off) != 1)
-		return infra_fail(r, "cannot read destination RAM");
+		return infra_fail(r, FAIL_SETUP, "cannot read destination RAM");
 	b ^= 0x5a;
 	if (pwrite(fd, &b, 1, off) != 1)
-		return infra_fail(r, "cannot write destination RAM");
+		return infra_fail(r, FAIL_SETUP, "cannot write destination RAM");
 	warn("test: flipped bits of destination RAM byte 0x%llx", off);
 	json_object_set_new(r->out, "test_corrupted_offset", json_integer(off));
 	return EXIT_OK;
@@ -80,7 +80,7 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 	} else if (hintlog_load(&log, r->src.hint_log, RAM_BLOCK, size) < 0) {
 		hintlog_free(&log);
 		json_decref(gpas);
-		return infra_fail(r, "cannot read hint log %s: %s", r->src.hint_log,
+		return infra_fail(r, FAIL_SETUP, "cannot read hint log %s: %s", r->src.hint_log,
 				  strerror(errno));
 	}
 	log.free_reads_zero = free_reads_zero(r);
@@ -99,7 +99,7 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 	hintlog_free(&log);
 	if (rc < 0) {
 		json_decref(gpas);
-		return infra_fail(r, "RAM comparison: %s", err);
+		return infra_fail(r, FAIL_SETUP, "RAM comparison: %s", err);
 	}
 	set_int(r->out, "pages_lost", (int64_t)res->lost);
 	set_int(r->out, "pages_mismatched", (int64_t)res->mismatched);
@@ -149,7 +149,7 @@ static void record_zerocheck(struct run *r)
 	set_int(r->out, "fresh_pages_nonzero", (int64_t)st->zerocheck_nonzero);
 }
 
-static const char *guest_check(struct run *r, bool expect)
+static enum guest_check guest_check(struct run *r, bool expect)
 {
 	bool zerocheck = wants_zerocheck(r->o.append);
 	int64_t deadline;
@@ -160,17 +160,17 @@ static const char *guest_check(struct run *r, bool expect)
 	if (r->src.con.st.checks)
 		expect = true;
 	if (console_failed(&r->src.con.st))
-		return "fail";
-	ret = cmd(r, &r->dst, "cont", NULL);
+		return CHECK_FAIL;
+	ret = side_qmp(r, &r->dst, "cont", NULL);
 	if (!ret)
-		return "fail";
+		return CHECK_FAIL;
 	json_decref(ret);
 	if (zerocheck) {
 		/* Fresh pages on the destination, before anything else frees. */
 		expect = true;
 		info("destination resumed; checking that fresh pages read as zero");
 		if (control_send(r, &r->dst, "zerocheck\n"))
-			return "fail";
+			return CHECK_FAIL;
 	}
 
 	/* Without a workload, only watch the resumed guest briefly for a crash. */
@@ -181,26 +181,27 @@ static const char *guest_check(struct run *r, bool expect)
 	for (;;) {
 		console_poll(&r->dst.con);
 		if (console_failed(&r->dst.con.st))
-			return "fail";
+			return CHECK_FAIL;
 		if (zerocheck && r->dst.con.st.zerocheck_done &&
 		    (r->dst.con.st.zerocheck_nonzero ||
 		     !r->dst.con.st.zerocheck_pages))
-			return "fail";
+			return CHECK_FAIL;
 		if (expect && r->dst.con.st.checks >= 2 &&
 		    (!zerocheck || r->dst.con.st.zerocheck_done))
-			return "pass";
+			return CHECK_PASS;
 		if (zerocheck && r->dst.con.st.zerocheck_done &&
 		    !kernel_cmdline_wants_check(r->o.append))
-			return "pass";
+			return CHECK_PASS;
 		if (!expect && now_ms() > deadline)
-			return "none";
+			return CHECK_NONE;
 		if (!qemu_alive(&r->dst.proc)) {
 			warn("destination QEMU %s during the guest check",
 			     qemu_exit_reason(&r->dst.proc));
-			return "fail";
+			r->failure = FAIL_QEMU_CRASH;
+			return CHECK_FAIL;
 		}
 		if (now_ms() > deadline || util_interrupted)
-			return "timeout";
+			return CHECK_TIMEOUT;
 		sleep_ms(POLL_MS);
 	}
 }
@@ -223,11 +224,38 @@ static void stop_source(struct run *r)
 		     "incomplete", qemu_exit_reason(&r->src.proc));
 }
 
+/* The guest's first failure line, from either console, or NULL. */
+static const char *guest_failure(struct run *r)
+{
+	if (r->src.con.st.first_failure[0])
+		return r->src.con.st.first_failure;
+	return r->dst.con.st.first_failure[0] ? r->dst.con.st.first_failure :
+	       NULL;
+}
+
+static void record_check(struct run *r, enum guest_check check)
+{
+	const char *failure = guest_failure(r);
+
+	json_object_set_new(r->out, "guest_check",
+			    json_string(guest_check_names[check]));
+	if (r->dst.con.st.checks)
+		json_object_set_new(r->out, "guest_check_line",
+			json_sprintf("sweep=%" PRIu64 " pages=%" PRIu64 " bad=%" PRIu64,
+				     r->dst.con.st.last_sweep, r->dst.con.st.last_pages,
+				     r->dst.con.st.last_bad));
+	if (failure)
+		json_object_set_new(r->out, "guest_failure", json_string(failure));
+	if (check != CHECK_PASS && check != CHECK_NONE)
+		warn("guest-side check: %s%s%s", guest_check_names[check],
+		     failure ? ": " : "", failure ? failure : "");
+}
+
 int verify(struct run *r)
 {
 	struct ramcmp_result res;
-	const char *check;
-	bool ok;
+	enum guest_check check;
+	bool check_ok;
 	int rc = EXIT_OK;
 
 	stop_source(r);
@@ -237,32 +265,24 @@ int verify(struct run *r)
 		rc = compare_ram(r, &res);
 	if (rc)
 		return rc;
+	r->pages_lost = (int64_t)res.lost;
 	check = r->o.sweeper ? sweeper_check(r) :
 		guest_check(r, kernel_cmdline_wants_check(r->o.append));
 	record_zerocheck(r);
 	console_poll(&r->src.con);
 	console_poll(&r->dst.con);
 	if (console_failed(&r->src.con.st) || console_failed(&r->dst.con.st))
-		check = "fail";
-	json_object_set_new(r->out, "guest_check", json_string(check));
-	if (r->dst.con.st.checks)
-		json_object_set_new(r->out, "guest_check_line",
-			json_sprintf("sweep=%" PRIu64 " pages=%" PRIu64 " bad=%" PRIu64,
-				     r->dst.con.st.last_sweep, r->dst.con.st.last_pages,
-				     r->dst.con.st.last_bad));
-	if (r->src.con.st.first_failure[0] || r->dst.con.st.first_failure[0])
-		json_object_set_new(r->out, "guest_failure", json_string(
-			r->src.con.st.first_failure[0] ? r->src.con.st.first_failure :
-			r->dst.con.st.first_failure));
-	ok = res.lost == 0 && (!strcmp(check, "pass") || !strcmp(check, "none"));
-	json_object_set_new(r->out, "verified", json_boolean(ok));
-	if (res.lost)
+		check = CHECK_FAIL;
+	record_check(r, check);
+	check_ok = check == CHECK_PASS || check == CHECK_NONE;
+	if (!check_ok && r->failure != FAIL_QEMU_CRASH)
+		r->failure = FAIL_GUEST_CHECK;
+	if (res.lost) {
 		warn("%" PRIu64 " page(s) LOST (of %" PRIu64 " differing)",
 		     res.lost, res.mismatched);
-	if (strcmp(check, "pass") && strcmp(check, "none"))
-		warn("guest-side check: %s%s%s", check,
-		     json_string_value(json_object_get(r->out, "guest_failure")) ? ": " : "",
-		     json_string_value(json_object_get(r->out, "guest_failure")) ?
-		     json_string_value(json_object_get(r->out, "guest_failure")) : "");
-	return ok ? EXIT_OK : EXIT_UNVERIFIED;
+		r->failure = FAIL_LOST_PAGES;
+	}
+	json_object_set_new(r->out, "verified",
+			    json_boolean(!res.lost && check_ok));
+	return !res.lost && check_ok ? EXIT_OK : EXIT_UNVERIFIED;
 }
