@@ -995,53 +995,46 @@ static char *pvmig_get_dirty_log(Object *obj, Error **errp)
     return g_strdup(pvmig_dirty_log_str(PVMIG(obj)->mig.dirty_log));
 }
 
+/*
+ * The counters' read-only QOM properties, "stat-" and the name with
+ * dashes: one row per entry of proto/pvmig_counters.h, the list the
+ * migration driver reads them by.
+ */
+#define PVMIG_COUNTER_ROW(name_, desc_) {               \
+        .name = #name_,                                 \
+        .desc = desc_,                                  \
+        .offset = offsetof(PvmigStats, name_),          \
+    },
+
+static const struct {
+    const char *name;
+    const char *desc;
+    size_t offset;
+} pvmig_counters[] = {
+    PVMIG_COUNTERS(PVMIG_COUNTER_ROW)
+};
+
+#undef PVMIG_COUNTER_ROW
+
 static void pvmig_instance_init(Object *obj)
 {
     PvmigState *s = PVMIG(obj);
     VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(obj);
-    static const struct {
-        const char *name;
-        size_t offset;
-    } counters[] = {
-        { "stat-epochs", offsetof(PvmigStats, epochs) },
-        { "stat-ranges", offsetof(PvmigStats, ranges) },
-        { "stat-pages-hinted", offsetof(PvmigStats, pages_hinted) },
-        { "stat-pages-cleared", offsetof(PvmigStats, pages_cleared) },
-        { "stat-pages-zero-resend",
-          offsetof(PvmigStats, pages_zero_resend) },
-        { "stat-pages-not-ram", offsetof(PvmigStats, pages_not_ram) },
-        { "stat-bytes-received", offsetof(PvmigStats, bytes_received) },
-        { "stat-hint-latency-us", offsetof(PvmigStats, hint_latency_us) },
-        { "stat-setup-wait-us", offsetof(PvmigStats, setup_wait_us) },
-        { "stat-bitmap-wait-us", offsetof(PvmigStats, bitmap_wait_us) },
-        { "stat-stale-messages", offsetof(PvmigStats, stale_messages) },
-        { "stat-rejected-messages", offsetof(PvmigStats, rejected_messages) },
-        { "stat-rejected-poison", offsetof(PvmigStats, rejected_poison) },
-        { "stat-rejected-postcopy", offsetof(PvmigStats, rejected_postcopy) },
-        { "stat-rejected-no-agent", offsetof(PvmigStats, rejected_no_agent) },
-        { "stat-rejected-invalid", offsetof(PvmigStats, rejected_invalid) },
-        { "stat-rejected-dirty-log",
-          offsetof(PvmigStats, rejected_dirty_log) },
-        { "stat-rejected-contract",
-          offsetof(PvmigStats, rejected_contract) },
-        { "stat-rejected-dest-unzeroed",
-          offsetof(PvmigStats, rejected_dest_unzeroed) },
-        { "stat-rejected-rearm", offsetof(PvmigStats, rejected_rearm) },
-        { "stat-rearms", offsetof(PvmigStats, rearms) },
-        { "stat-rearm-chunks", offsetof(PvmigStats, rearm_chunks) },
-        { "stat-rearm-us", offsetof(PvmigStats, rearm_us) },
-        { "stat-rearm-max-us", offsetof(PvmigStats, rearm_max_us) },
-    };
     size_t i;
 
     /* The port name the agent looks for, unless name= overrides it. */
     port->name = g_strdup(PVMIG_PORT_NAME);
 
-    for (i = 0; i < ARRAY_SIZE(counters); i++) {
-        object_property_add_uint64_ptr(obj, counters[i].name,
+    for (i = 0; i < ARRAY_SIZE(pvmig_counters); i++) {
+        g_autofree char *prop = g_strdup_printf("stat-%s",
+                                                pvmig_counters[i].name);
+
+        g_strdelimit(prop, "_", '-');
+        object_property_add_uint64_ptr(obj, prop,
                                        (uint64_t *)((uint8_t *)&s->mig.stats +
-                                                    counters[i].offset),
+                                                    pvmig_counters[i].offset),
                                        OBJ_PROP_FLAG_READ);
+        object_property_set_description(obj, prop, pvmig_counters[i].desc);
     }
     /* Runtime-tunable (qom-set); read once per migration at setup. */
     s->hint_wait_ms = PVMIG_DEFAULT_HINT_WAIT_MS;
