@@ -84,8 +84,18 @@ def _sha16(path):
         return ""
 
 
-def _git(top, *args):
-    return subprocess.run(["git", "-C", top, *args], capture_output=True, text=True)
+def _commit(top):
+    """HEAD's short hash, +dirty with local changes; unknown outside git."""
+    try:
+        rev = subprocess.run(["git", "-C", top, "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True)
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "-C", top, "diff", "--quiet", "HEAD"],
+                               capture_output=True).returncode != 0
+    except OSError:
+        return "unknown"
+    return rev.stdout.strip() + ("+dirty" if dirty else "")
 
 
 def _now():
@@ -137,6 +147,7 @@ def main(top, env=os.environ):
             print(f"soak: run {i} (seed {seed}): {e}", file=sys.stderr)
             return 2
     command_line = ((f"QEMU={qemu} " if qemu else "") +
+                    (f"HOSTILE={env['HOSTILE']} " if env.get("HOSTILE") else "") +
                     f"N={n} SEED={seed0} MEM_MIN={cfg.mem_min} MEM_MAX={cfg.mem_max} "
                     f"FAULTS={cfg.faults} ACCEL={cfg.accel} GUEST={cfg.guest} "
                     f"IOF_PCT={cfg.iof_pct} RING_PCT={cfg.ring_pct} tools/soak/run.sh")
@@ -148,10 +159,7 @@ def main(top, env=os.environ):
     default_qemu = os.path.join(top, "build/qemu/qemu-system-x86_64")
     # What ran: the commit, and hashes of the QEMU binary and the guest
     # image (the driver also records each run's resolved paths).
-    rev = _git(top, "rev-parse", "--short=12", "HEAD")
-    commit = rev.stdout.strip() if rev.returncode == 0 else "unknown"
-    if _git(top, "diff", "--quiet", "HEAD").returncode != 0:
-        commit += "+dirty"
+    commit = _commit(top)
     info = {
         "command": command_line, "master_seed": seed0, "started": _now(), "finished": "",
         "commit": commit, "qemu": qemu or os.path.realpath(default_qemu),
