@@ -71,6 +71,7 @@
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "qom/object.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
@@ -94,16 +95,23 @@ OBJECT_DECLARE_SIMPLE_TYPE(PvmigState, PVMIG)
 #define PVMIG_PAGE_SHIFT 12
 
 /*
- * Default bounded wait at setup for the first snapshot.  Measured under
- * TCG on the shared 2-core host, 2 GB guest with 1.2 GB freed after use:
- * the first epoch is answered and applied 14 ms after its REQUEST (walk
- * 8.5 ms); with the test-only hint log (PVMIG_HINT_LOG, on in verified
- * runs) hashing every hinted page, 510 ms.  1 s covers both with room for
- * a loaded host; a guest later than that only costs the pages the bulk
- * pass sends before its ranges arrive (they still apply until the window
- * closes), and a hung agent costs at most this once per migration.
+ * hint-wait-ms: how long PRECOPY_NOTIFY_SETUP waits for the first epoch's
+ * answer, so that the bulk pass does not send pages about to be hinted.
+ * The default covers the first answer of a large guest with the
+ * test-only hint log on (measurements: qemu/README.md, "hint-wait-ms");
+ * a later answer only costs the pages sent before it arrives, since its
+ * ranges still apply until the epoch closes.
+ *
+ * The wait blocks the migration thread before it has sent a page, and
+ * nothing but the first epoch's answer or close ends it early: not the
+ * guest's other traffic, not migrate_cancel, which takes effect once the
+ * thread moves on.  A hung or hostile agent costs all of it on every
+ * migration.  The maximum caps that cost at 10 s, ten times the default,
+ * which leaves room for a loaded host without letting a setting turn the
+ * setup into a stall.  0 disables the wait.
  */
 #define PVMIG_DEFAULT_HINT_WAIT_MS 1000
+#define PVMIG_MAX_HINT_WAIT_MS 10000
 
 /* Bytes accepted per epoch beyond the RAM span's worst-case bitmap size. */
 #define PVMIG_EPOCH_BYTES_SLACK (4 * MiB)
@@ -938,6 +946,67 @@ static const VMStateDescription vmstate_pvmig = {
 
 /* ---- QOM ---- */
 
+static bool pvmig_hint_wait_ms_valid(uint32_t ms, Error **errp)
+{
+    ERRP_GUARD();
+
+    if (ms > PVMIG_MAX_HINT_WAIT_MS) {
+        error_setg(errp, "hint-wait-ms must be at most %u ms, not %" PRIu32,
+                   PVMIG_MAX_HINT_WAIT_MS, ms);
+        error_append_hint(errp, "The migration thread blocks for that long "
+                          "at setup, waiting for the guest's first answer.\n");
+        return false;
+    }
+    return true;
+}
+
+static void pvmig_get_hint_wait_ms(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    uint32_t *ptr = object_field_prop_ptr(obj, opaque);
+    uint32_t ms = qatomic_read(ptr);
+
+    visit_type_uint32(v, name, &ms, errp);
+}
+
+/*
+ * Before realize the value is only stored: pvmig_realize() checks it, as
+ * for any qdev property.  After realize (qom-set at run time) a value out
+ * of bounds is refused and the old one kept.  The SETUP wait reads it once
+ * per migration, without s->lock.
+ */
+static void pvmig_set_hint_wait_ms(Object *obj, Visitor *v, const char *name,
+                                   void *opaque, Error **errp)
+{
+    uint32_t *ptr = object_field_prop_ptr(obj, opaque);
+    uint32_t ms;
+
+    if (!visit_type_uint32(v, name, &ms, errp)) {
+        return;
+    }
+    if (DEVICE(obj)->realized && !pvmig_hint_wait_ms_valid(ms, errp)) {
+        return;
+    }
+    qatomic_set(ptr, ms);
+}
+
+static void pvmig_hint_wait_ms_default(ObjectProperty *op,
+                                       const Property *prop)
+{
+    object_property_set_default_uint(op, prop->defval.u);
+}
+
+/* A uint32 property that may also be set on the realized device. */
+static const PropertyInfo pvmig_prop_hint_wait_ms = {
+    .name = "uint32",
+    .description = "ms the migration setup waits for the first free-page "
+                   "snapshot, 0-" stringify(PVMIG_MAX_HINT_WAIT_MS),
+    .get = pvmig_get_hint_wait_ms,
+    .set = pvmig_set_hint_wait_ms,
+    .set_default_value = pvmig_hint_wait_ms_default,
+    .realized_set_allowed = true,
+};
+
 static void pvmig_realize(DeviceState *dev, Error **errp)
 {
     VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(dev);
@@ -951,6 +1020,9 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     }
     if (qemu_target_page_size() != (1u << PVMIG_PAGE_SHIFT)) {
         error_setg(errp, "pvmig needs a 4 KiB target page size");
+        return;
+    }
+    if (!pvmig_hint_wait_ms_valid(s->hint_wait_ms, errp)) {
         return;
     }
     /*
@@ -1036,10 +1108,6 @@ static void pvmig_instance_init(Object *obj)
                                        OBJ_PROP_FLAG_READ);
         object_property_set_description(obj, prop, pvmig_counters[i].desc);
     }
-    /* Runtime-tunable (qom-set); read once per migration at setup. */
-    s->hint_wait_ms = PVMIG_DEFAULT_HINT_WAIT_MS;
-    object_property_add_uint32_ptr(obj, "hint-wait-ms", &s->hint_wait_ms,
-                                   OBJ_PROP_FLAG_READWRITE);
     /* What the agent's HELLO claimed, for tools that check the contract. */
     object_property_add_uint32_ptr(obj, "guest-caps", &s->hello.caps,
                                    OBJ_PROP_FLAG_READ);
@@ -1054,6 +1122,9 @@ static void pvmig_instance_init(Object *obj)
 }
 
 static Property pvmig_properties[] = {
+    DEFINE_PROP_UNSIGNED("hint-wait-ms", PvmigState, hint_wait_ms,
+                         PVMIG_DEFAULT_HINT_WAIT_MS, pvmig_prop_hint_wait_ms,
+                         uint32_t),
     /*
      * Whether the destination's guest RAM reads as zero before the stream
      * fills it (fresh anonymous memory, shm, hugetlbfs: yes; a reused file
