@@ -27,10 +27,16 @@
 #ifndef _UAPI_PVMIG_H
 #define _UAPI_PVMIG_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define PVMIG_UAPI_VERSION	1
+/*
+ * 1: first version.
+ * 2: the ioctl type moved from 0xB7 (registered to remoteproc and nsfs
+ *    in Documentation/userspace-api/ioctl/ioctl-number.rst) to 0xBA.
+ */
+#define PVMIG_UAPI_VERSION	2
 
 struct pvmig_range {
 	__u64 start_pfn;
@@ -38,10 +44,10 @@ struct pvmig_range {
 };
 
 /* info.flags */
-#define PVMIG_INFO_COMPLETE	(1u << 0) /* totals below are final */
-#define PVMIG_INFO_POISONING	(1u << 1) /* page poisoning is on */
-#define PVMIG_INFO_INIT_ON_FREE	(1u << 2) /* freed pages are zeroed */
-#define PVMIG_INFO_TRUNCATED	(1u << 3) /* walk stopped early (signal) */
+#define PVMIG_INFO_COMPLETE	_BITUL(0) /* totals below are final */
+#define PVMIG_INFO_POISONING	_BITUL(1) /* page poisoning is on */
+#define PVMIG_INFO_INIT_ON_FREE	_BITUL(2) /* freed pages are zeroed */
+#define PVMIG_INFO_TRUNCATED	_BITUL(3) /* walk stopped early (signal) */
 
 struct pvmig_snapshot_info {
 	__u32 version;		/* PVMIG_UAPI_VERSION */
@@ -57,12 +63,18 @@ struct pvmig_snapshot_info {
 	__u64 max_hold_ns;	/* longest zone->lock hold */
 	__u64 lock_holds;	/* how many times zone->lock was taken */
 	__u64 hold_limit_ns;	/* the bound on one hold (module parameter) */
-	__u64 holds_over_limit;	/* holds that ran past hold_limit_ns + 25 us
-				 * (a vCPU stalled by the host, or a bug) */
+	/* holds past hold_limit_ns + 25 us (a vCPU stalled by the host, or a bug) */
+	__u64 holds_over_limit;
 	__u64 reserved[4];
 };
 
-#define PVMIG_IOC_MAGIC		0xB7
+/*
+ * The ioctl type: free in Documentation/userspace-api/ioctl/
+ * ioctl-number.rst (in 6.1 and in a recent linux-next, where 0xB8 is the
+ * highest of the 0xBx types taken) and used as a type by no 6.1 source
+ * (DRM's 0xBA is a command number under type 'd', not a type).
+ */
+#define PVMIG_IOC_MAGIC		0xBA
 #define PVMIG_IOC_GET_INFO	_IOR(PVMIG_IOC_MAGIC, 1, struct pvmig_snapshot_info)
 
 #endif /* _UAPI_PVMIG_H */
