@@ -23,16 +23,11 @@
 
 /*
  * Default bound on one zone->lock hold (interrupts off), in microseconds.
- * Measured in TCG guests (bench/run.sh, bound_sweep in
- * bench/results/module.json): the walk time does not depend on the bound
- * between 10 us and 1 ms (8 GB idle: 3.0-4.1 ms for 231 down to 5 holds;
- * 4 GB idle: 1.13-1.21 ms), because a hold costs little and a fragmented
- * walk is cut by the 4 KiB range buffer anyway (8 GB, 500,000 ranges:
- * about 2000 holds at any bound >= 50 us).  So the bound is chosen for
- * latency alone.  Below 50 us the emulator's own jitter starts to exceed
- * it (8 GB fragmented: 55-58 holds per snapshot over bound + 25 us at 10
- * and 20 us, 3 at 50 us), so 50 us is the smallest bound that is still
- * honoured as measured here.
+ * The walk time hardly depends on the bound (a hold costs little, and a
+ * fragmented walk is cut by the 4 KiB range buffer anyway), so the bound
+ * is chosen for latency alone: the smallest one that TCG guests still
+ * keep, below which the emulator's own jitter overruns it often.  The
+ * figures are in docs/module-walk.md and bench/results/module.json.
  */
 #define PVMIG_DEFAULT_HOLD_US	50
 #define PVMIG_MAX_HOLD_US	10000
@@ -73,6 +68,13 @@ static void pvmig_info_reset(struct pvmig_snapshot_info *info)
 	}
 	if (want_init_on_free())
 		info->flags |= PVMIG_INFO_INIT_ON_FREE;
+}
+
+/* No snapshot under way: the next read() at position 0 starts one. */
+static void pvmig_rewind(struct pvmig_dev *d)
+{
+	d->active = false;
+	d->pos = 0;
 }
 
 static void pvmig_snapshot_start(struct pvmig_dev *d)
@@ -127,11 +129,8 @@ static int pvmig_open(struct inode *inode, struct file *file)
 	}
 
 	mutex_lock(&d->lock);
-	memset(&d->walk, 0, sizeof(d->walk));
-	d->walk.buf = buf;
-	d->walk.cap = PVMIG_BUF_RANGES;
-	d->active = false;
-	d->pos = 0;
+	pvmig_walk_init(&d->walk, buf, PVMIG_BUF_RANGES);
+	pvmig_rewind(d);
 	pvmig_info_reset(&d->info);
 	mutex_unlock(&d->lock);
 
@@ -145,9 +144,8 @@ static int pvmig_release(struct inode *inode, struct file *file)
 
 	mutex_lock(&d->lock);
 	kfree(d->walk.buf);
-	d->walk.buf = NULL;
-	d->walk.cap = 0;
-	d->active = false;
+	pvmig_walk_init(&d->walk, NULL, 0);
+	pvmig_rewind(d);
 	mutex_unlock(&d->lock);
 
 	clear_bit_unlock(0, &d->busy);
@@ -228,8 +226,7 @@ static loff_t pvmig_llseek(struct file *file, loff_t offset, int whence)
 	}
 	/* only a rewind, or asking where we are, makes sense */
 	if (pos == 0) {
-		d->active = false;
-		d->pos = 0;
+		pvmig_rewind(d);
 		file->f_pos = 0;
 	} else if (pos != file->f_pos) {
 		pos = -EINVAL;

@@ -17,14 +17,11 @@
  * used memory, not with free memory: that suits a migration, where the
  * guest worth hinting is the one that is mostly free.
  *
- * Measured (TCG, 8 GB guest, bench/run.sh, bench/results/module.json):
- * idle, 2.0 M free pages in 7 ranges, snapshot 3.5 ms; fragmented, 1.5 M
- * free pages in 500,000 ranges, 53 ms (35-55 ms over bound settings and
- * runs).  A count-only free-list walk (bench/listwalk) on the same memory
- * took 0.5 ms and 9.7 ms, the latter with a single 9.3 ms hold, and its
- * output is unsorted: sorting 500,000 ranges through a fixed 4 KiB buffer
- * means ~2000 passes over all lists (~20 s), and a guest-sized bitmap is
- * what the ABI rules out.  So the scan wins.
+ * A count-only free-list walk (bench/listwalk) is faster on the same
+ * memory, but holds the lock for a whole list at a time and its output
+ * is unsorted; sorting it through a fixed buffer takes a pass over all
+ * lists per buffer, and a guest-sized bitmap is what the ABI rules out.
+ * So the scan wins; docs/module-walk.md has the measurements.
  *
  * Safety: a page is reported only if it was PageBuddy, in the zone whose
  * lock we hold, while we held that lock, after the snapshot started.
@@ -37,6 +34,7 @@
  * that is offlined and hot-removed in that window is not guarded against.
  */
 #include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/memory_hotplug.h>
 #include <linux/minmax.h>
@@ -78,10 +76,10 @@
  * The hold is timed with sched_clock(), the raw per-CPU clock: with
  * interrupts off we stay on one CPU, so it need not be synchronised with
  * other CPUs.  Not ktime_get_ns(): in TCG guests that reads the HPET, an
- * emulated MMIO access that waits for QEMU's global lock (seen: 4-5 ms
- * holds of only 512 pages).  Not local_clock(): with an unstable TSC it is
- * clamped to the last tick plus one tick, so it stands still for as long
- * as interrupts are off (seen: 0 ns for a 170 us hold).
+ * emulated MMIO access that waits for QEMU's global lock, so the clock
+ * itself would stretch the hold.  Not local_clock(): with an unstable TSC
+ * it is clamped to the last tick plus one tick, so it stands still for as
+ * long as interrupts are off.
  */
 #define PVMIG_CLOCK_EVERY	32
 
@@ -118,6 +116,25 @@ static void pvmig_emit(struct pvmig_walk *w, unsigned long pfn,
 }
 
 /*
+ * The order of the free block that @page heads, or -1 if it heads none.
+ * PageBuddy() and the order in page_private() are stable only under the
+ * lock of the page's zone.
+ */
+static int pvmig_buddy_order(struct zone *zone, struct page *page)
+{
+	unsigned long order;
+
+	lockdep_assert_held(&zone->lock);
+	if (!PageBuddy(page))
+		return -1;
+	order = page_private(page);
+	/* cannot happen; do not trust it */
+	if (order >= PVMIG_NR_ORDERS)
+		return -1;
+	return order;
+}
+
+/*
  * Steps to take over a page that is not a free buddy head.  A compound
  * head's order is read without any lock that keeps it stable, so it is
  * only a hint: if it is stale we skip pages that may be free, which is
@@ -144,8 +161,9 @@ static unsigned long pvmig_skip(struct page *page, unsigned long pfn)
  */
 static unsigned long pvmig_block_around(struct zone *zone, unsigned long pfn)
 {
-	unsigned int order;
+	int order, head_order;
 
+	lockdep_assert_held(&zone->lock);
 	for (order = 1; order < PVMIG_NR_ORDERS; order++) {
 		unsigned long head_pfn = pfn & ~((1UL << order) - 1);
 		struct page *head;
@@ -156,52 +174,29 @@ static unsigned long pvmig_block_around(struct zone *zone, unsigned long pfn)
 		head = pfn_to_online_page(head_pfn);
 		if (!head || page_zone(head) != zone)
 			break;
-		if (PageBuddy(head) && page_private(head) >= order &&
-		    page_private(head) < PVMIG_NR_ORDERS)
-			return head_pfn + (1UL << page_private(head));
+		head_order = pvmig_buddy_order(zone, head);
+		if (head_order >= order)
+			return head_pfn + (1UL << head_order);
 	}
 	return 0;
 }
 
 /*
- * One hold of one zone's lock: scan from the cursor until the time bound,
- * a full buffer, the end of this zone's pages, or the end of the walk.
- *
- * Why the cursor stays valid after the lock is dropped: it is a number,
- * not a pointer into any list or page.  Whatever the allocator does
- * meanwhile (merge, split, allocate, even offline the memory), the next
- * hold revalidates the PFN (pfn_to_online_page, page_zone, PageBuddy
- * under that zone's lock) before trusting anything about it.  The cursor
- * only moves forward, so the output stays ascending.
+ * The scan of one hold, with @zone's lock held since @t0: from @pfn until
+ * the time bound, a full buffer, the end of this zone's pages, or the end
+ * of the walk.  Returns where the next hold starts.
  */
-static void pvmig_walk_hold(struct pvmig_walk *w)
+static unsigned long pvmig_scan_zone(struct pvmig_walk *w, struct zone *zone,
+				     unsigned long pfn, u64 t0)
 {
-	unsigned long pfn = w->pfn, valid_end, flags, end;
+	unsigned long valid_end, end;
 	unsigned int steps = 0;
-	struct zone *zone;
 	struct page *page;
-	u64 t0, t1;
+	int order;
 
-	/* find the next online page without any lock */
-	for (;;) {
-		if (pfn >= w->end_pfn) {
-			w->pfn = pfn;
-			w->done = true;
-			return;
-		}
-		page = pfn_to_online_page(pfn);
-		if (page)
-			break;
-		pfn = ALIGN(pfn + 1, PVMIG_VALID_CHUNK);
-	}
-	valid_end = min(ALIGN(pfn + 1, PVMIG_VALID_CHUNK), w->end_pfn);
-	zone = page_zone(page);
+	lockdep_assert_held(&zone->lock);
 
-	spin_lock_irqsave(&zone->lock, flags);
-	t0 = sched_clock();
-	w->lock_holds++;
-
-	if (!PageBuddy(page)) {
+	if (pvmig_buddy_order(zone, pfn_to_page(pfn)) < 0) {
 		end = pvmig_block_around(zone, pfn);
 		if (end) {
 			end = min(end, w->end_pfn);
@@ -210,6 +205,7 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 		}
 	}
 
+	valid_end = pfn;
 	while (pfn < w->end_pfn && w->nr < w->cap) {
 		if (++steps % PVMIG_CLOCK_EVERY == 0 &&
 		    sched_clock() - t0 >= w->hold_limit_ns)
@@ -227,13 +223,8 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 		}
 		if (page_zone(page) != zone)
 			break;	/* next hold takes that zone's lock */
-		if (PageBuddy(page)) {
-			unsigned long order = page_private(page);
-
-			if (order >= PVMIG_NR_ORDERS) {
-				pfn++;	/* cannot happen; do not trust it */
-				continue;
-			}
+		order = pvmig_buddy_order(zone, page);
+		if (order >= 0) {
 			end = min(pfn + (1UL << order), w->end_pfn);
 			pvmig_emit(w, pfn, end - pfn);
 			pfn = end;
@@ -241,8 +232,49 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 		}
 		pfn += pvmig_skip(page, pfn);
 	}
+	return pfn;
+}
 
+/*
+ * One hold of one zone's lock, from the cursor on.
+ *
+ * Why the cursor stays valid after the lock is dropped: it is a number,
+ * not a pointer into any list or page.  Whatever the allocator does
+ * meanwhile (merge, split, allocate, even offline the memory), the next
+ * hold revalidates the PFN (pfn_to_online_page, page_zone, PageBuddy
+ * under that zone's lock) before trusting anything about it.  The cursor
+ * only moves forward, so the output stays ascending.
+ */
+static void pvmig_walk_hold(struct pvmig_walk *w)
+{
+	unsigned long pfn = w->pfn, flags;
+	struct zone *zone;
+	struct page *page;
+	u64 t0, t1;
+
+	/* find the next online page without any lock */
+	for (;;) {
+		if (pfn >= w->end_pfn) {
+			w->pfn = pfn;
+			w->done = true;
+			return;
+		}
+		page = pfn_to_online_page(pfn);
+		if (page)
+			break;
+		pfn = ALIGN(pfn + 1, PVMIG_VALID_CHUNK);
+	}
+	zone = page_zone(page);
+
+	spin_lock_irqsave(&zone->lock, flags);
+	t0 = sched_clock();
+	w->lock_holds++;
+	pfn = pvmig_scan_zone(w, zone, pfn, t0);
 	t1 = sched_clock();
+	/*
+	 * drop the lock after a bounded hold: the cursor is only a PFN, and
+	 * the next hold checks everything about it again
+	 */
 	spin_unlock_irqrestore(&zone->lock, flags);
 
 	w->max_hold_ns = max(w->max_hold_ns, t1 - t0);
@@ -251,6 +283,21 @@ static void pvmig_walk_hold(struct pvmig_walk *w)
 	w->pfn = pfn;
 	if (pfn >= w->end_pfn)
 		w->done = true;
+}
+
+/* Forget the last snapshot: everything but the buffer. */
+static void pvmig_walk_reset(struct pvmig_walk *w)
+{
+	*w = (struct pvmig_walk){ .buf = w->buf, .cap = w->cap };
+}
+
+/* Give the walk its buffer (NULL, 0: none) and clear it. */
+void pvmig_walk_init(struct pvmig_walk *w, struct pvmig_range *buf,
+		     unsigned int cap)
+{
+	w->buf = buf;
+	w->cap = cap;
+	pvmig_walk_reset(w);
 }
 
 /*
@@ -281,20 +328,10 @@ void pvmig_walk_start(struct pvmig_walk *w, u64 hold_limit_ns,
 	if (start > end)
 		start = end;
 
+	pvmig_walk_reset(w);
 	w->pfn = start;
 	w->end_pfn = end;
 	w->hold_limit_ns = hold_limit_ns;
-	w->run_start = 0;
-	w->run_len = 0;
-	w->head = 0;
-	w->nr = 0;
-	w->done = false;
-	w->truncated = false;
-	w->pages = 0;
-	w->ranges = 0;
-	w->lock_holds = 0;
-	w->max_hold_ns = 0;
-	w->holds_over_limit = 0;
 	*max_pfn = end;
 	*nr_free_pages = nr_free;
 }

@@ -8,20 +8,27 @@
 #include <linux/types.h>
 #include "pvmig_uapi.h"
 
+/*
+ * PFNs and range lengths are unsigned long, as in the rest of mm; they
+ * become the ABI's __u64 only when copied into struct pvmig_range.  The
+ * statistics are u64, like the ABI's counters.
+ */
 struct pvmig_walk {
+	/* ranges ready for user space (fixed size, not guest-proportional) */
+	struct pvmig_range *buf;
+	unsigned int cap;
+
+	/* everything below is per snapshot, cleared by pvmig_walk_reset() */
+	unsigned int head;	/* next to copy out */
+	unsigned int nr;	/* filled */
+
 	unsigned long pfn;	/* cursor: next PFN to look at */
 	unsigned long end_pfn;	/* exclusive end of the walk */
 	u64 hold_limit_ns;	/* longest zone->lock hold we allow */
 
 	/* the range being grown; emitted once a gap follows it */
-	u64 run_start;
-	u64 run_len;
-
-	/* ranges ready for user space (fixed size, not guest-proportional) */
-	struct pvmig_range *buf;
-	unsigned int cap;
-	unsigned int head;	/* next to copy out */
-	unsigned int nr;	/* filled */
+	unsigned long run_start;
+	unsigned long run_len;
 
 	bool done;		/* cursor reached end_pfn (or truncated) */
 	bool truncated;
@@ -33,6 +40,8 @@ struct pvmig_walk {
 	u64 holds_over_limit;
 };
 
+void pvmig_walk_init(struct pvmig_walk *w, struct pvmig_range *buf,
+		     unsigned int cap);
 void pvmig_walk_start(struct pvmig_walk *w, u64 hold_limit_ns,
 		      unsigned long *max_pfn, u64 *nr_free_pages);
 void pvmig_walk_fill(struct pvmig_walk *w);
