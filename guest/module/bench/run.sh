@@ -2,7 +2,9 @@
 # make bench-module: snapshot time and longest zone->lock hold of pvmig.ko
 # in 1, 2, 4 and 8 GB TCG guests, idle and with fragmented free memory.
 # Writes bench/results/module.json and prints a table.
-# Needs the guest image with this module in it: `make guest` first.
+# Needs the guest image with this module in it: `make guest` first.  The
+# free-list walk prototype (bench/listwalk) is built here and added to a
+# copy of that image, so it is never in the test guest or in DKMS.
 #   guest/module/bench/run.sh [--sizes "1024 2048"] [--snaps N] [--out FILE]
 set -euo pipefail
 
@@ -23,12 +25,24 @@ for f in "$top/build/guest/bin/pvmig-bench-module" "$top/build/guest/initramfs.c
 done
 
 rows=$(mktemp)
-trap 'rm -f "$rows"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$rows" "$work"' EXIT
+
+make -s -C "$top/guest/module" listwalk
+ko=$top/build/module/bench/pvmig_listwalk.ko
+kver=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
+mkdir -p "$work/root/lib/modules/$kver/extra"
+cp "$ko" "$work/root/lib/modules/$kver/extra/"
+# The kernel unpacks concatenated initramfs archives one after the other.
+(cd "$work/root" && find lib | cpio -o -H newc --quiet) | gzip -1 >"$work/listwalk.cpio.gz"
+cat "$top/build/guest/initramfs.cpio.gz" "$work/listwalk.cpio.gz" >"$work/initramfs.cpio.gz"
 for mb in $sizes; do
 	log=$(mktemp)
 	echo "== ${mb} MB guest" >&2
 	rc=0
+	# run-guest.sh has no --initrd option; QEMU uses the last -initrd given.
 	"$top/tools/run-guest.sh" --mem "$mb" --smp 2 --timeout 1800 \
+		--extra "-initrd $work/initramfs.cpio.gz" \
 		--append "pvmig.module=1 pvmig.test=bench-module pvmig.test_args=--snaps=$snaps" \
 		>"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then

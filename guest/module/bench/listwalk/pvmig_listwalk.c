@@ -66,6 +66,7 @@ static void lw_walk_zone(struct zone *zone, struct lw_run *r)
 				r->pfn_sum += page_to_pfn(page);
 			}
 			t1 = ktime_get_ns();
+			/* one list per hold: let the allocator in between */
 			spin_unlock_irqrestore(&zone->lock, flags);
 			r->max_hold_ns = max(r->max_hold_ns, t1 - t0);
 			cond_resched();
