@@ -237,7 +237,6 @@ static int open_epoch(struct agent *a, struct epoch *ep)
 	int rc;
 
 	if (!(a->hello.caps & PVMIG_CAP_MODULE)) {
-		log_info("epoch %u: no module, answering ERROR", ep->epoch);
 		abandon(ep, PVMIG_ABORT_NO_MODULE, "no /dev/pvmig");
 		return -1;
 	}
