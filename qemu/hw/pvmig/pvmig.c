@@ -8,53 +8,41 @@
  * The guest agent (pvmig-agent) opens the port and sends HELLO.  During a
  * precopy migration this device asks it for a snapshot of the free pages
  * after every dirty-bitmap sync (REQUEST(epoch)), and clears the ranges it
- * answers from the migration bitmap with qemu_guest_free_page_hint().
- * Wire format: proto/pvmig_proto.h.
+ * answers from the migration bitmap.  Wire format: proto/pvmig_proto.h and
+ * docs/wire-format.md.
  *
- * Data safety (see DESIGN.md): a page may be skipped only if the guest saw
- * it free after dirty logging started and the hint is applied before the
- * next dirty-bitmap sync.  Any write the guest makes to a page after it
- * observed it free is in the dirty log and is collected by that next sync,
- * which sets the page's bit again.  So each epoch is opened just after a
- * sync (the guest only starts its snapshot once the REQUEST arrives, i.e.
- * after the sync) and closed just before the next one; ranges of a closed
- * or older epoch are dropped.
+ * Data safety (docs/safety.md): a page may be skipped only if the guest
+ * saw it free after the dirty log last write-protected it, and the hint is
+ * applied before the next dirty-bitmap sync.  So each epoch opens just
+ * after a sync and closes just before the next one, and ranges of a closed
+ * or other epoch are dropped.  Those decisions, and the refusals, are the
+ * QEMU-free state machine in pvmig-epoch.c; this file turns QEMU's precopy
+ * notifications into its calls and does the I/O.
  *
- * Ordering in QEMU 7.2 (migration/ram.c, migration/savevm.c), as read in
- * the source:
- *   qemu_savevm_state_setup()
- *     ram_save_setup() -> ram_init_bitmaps(), under the BQL:
- *       memory_global_dirty_log_start()
- *       BEFORE_BITMAP_SYNC, first sync, AFTER_BITMAP_SYNC   <- epoch 1 opens
- *     PRECOPY_NOTIFY_SETUP, migration thread, no BQL        <- bounded wait
- *   bulk pass; ram_save_pending(): BEFORE, sync, AFTER under the BQL
- *   migration_completion(): VM stopped, PRECOPY_NOTIFY_COMPLETE (BQL),
- *     ram_save_complete(): BEFORE, final sync, AFTER (VM stopped: no epoch)
- *   migrate_fd_cleanup(): PRECOPY_NOTIFY_CLEANUP (main loop, BQL)
- * So SETUP is NOT the first notification: the first BEFORE_BITMAP_SYNC of
- * a migration is where this device starts the migration (resets counters
- * and decides whether hints are allowed), and SETUP only waits for the
- * first epoch's answer so the bulk pass does not send pages about to be
- * hinted.  Every BEFORE/AFTER_BITMAP_SYNC runs in the migration thread
- * with the BQL held, as does have_data() (main loop), so closing an epoch
- * cannot interleave with applying its ranges; s->lock makes that explicit.
- * The SETUP wait runs without the BQL and without s->lock (see
- * PvmigState.wait_lock), so its bound holds however long a chunk takes.
+ * Where each notification comes from in QEMU 7.2, with which locks, is in
+ * docs/qemu-hooks.md.  In short: the first BEFORE_BITMAP_SYNC of a
+ * migration (inside ram_save_setup(), before PRECOPY_NOTIFY_SETUP) starts
+ * it; SETUP only waits, bounded, for the first epoch's answer, without the
+ * BQL and without s->lock (see PvmigState.wait_lock), so its bound holds
+ * however long a chunk takes; BEFORE/AFTER_BITMAP_SYNC and have_data() all
+ * run with the BQL, and s->lock makes explicit that closing an epoch never
+ * interleaves with applying its ranges.
  * Lock order: BQL, s->lock, wait_lock / ram_state->bitmap_mutex.
  *
- * The migration thread holds ram_state->bitmap_mutex for up to 50 ms at a
- * time while it sends pages, so ranges are not hinted one by one: each
- * slice of input is decoded into host pieces first, then all of them are
- * cleared under one hold of that mutex (qemu_guest_free_page_hint_begin()).
- * Taking it once per range cost a fragmented 8 GB guest's 262,000 ranges
- * 22 s of main loop, long enough for QMP to stop answering.
+ * The migration thread holds ram_state->bitmap_mutex for long stretches
+ * while it sends (up to migration/ram.c's MAX_WAIT at a time), so ranges
+ * are not hinted one by one: each slice of input is decoded into host
+ * pieces first, then all of them are cleared under one hold of that mutex
+ * (qemu_guest_free_page_hint_begin()).  Why, with the stall a per-range
+ * lock caused: docs/qemu-hooks.md, "The bitmap hint functions".
  *
- * The guest is untrusted: every message is validated by the proto decoder
- * (fixed-size state, ranges ascending within an epoch and below the RAM
- * span), every range is mapped piece by piece and only plain migratable
- * RAM is hinted, and the bytes accepted per epoch are capped.  A message
- * that fails validation stops hinting for the rest of the migration and
- * the port's input is ignored until the agent reconnects.
+ * The guest is untrusted (docs/threat-model.md): every message is
+ * validated by the proto decoder (fixed-size state, ranges ascending
+ * within an epoch and below the RAM span), every range is mapped piece by
+ * piece and only plain migratable RAM is hinted, and the bytes accepted
+ * per epoch are capped.  A message that fails validation stops hinting for
+ * the rest of the migration and the port's input is ignored until the
+ * agent reconnects.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -578,7 +566,9 @@ static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
  * Clears the queued pieces from the migration bitmap.  Only called from
  * have_data() right after the slice that produced them was decoded, with
  * the BQL and s->lock held throughout, so no bitmap sync (which needs the
- * BQL) can fall between the window check at chunk_begin and the clearing.
+ * BQL) can fall between the epoch check at chunk_begin and the clearing.
+ * The check is repeated here all the same (pvmig_epoch_may_apply()), so
+ * that safety does not rest on that lock alone.
  */
 static void pvmig_hint_pieces(PvmigState *s)
 {
