@@ -11,7 +11,7 @@ export BUILD KVER
 GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check \
+.PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check lint \
 	demo bench bench-module fuzz fuzz-coverage soak install clean
 
 all: qemu guest tools
@@ -70,6 +70,11 @@ unit-tests: deps
 
 e2e: deps
 	tests/check.sh --e2e
+
+# Static checks: cppcheck and clang-tidy (user space), the kernel's and
+# QEMU's checkpatch.pl (module, device).  QEMU's comes with its source.
+lint: deps qemu
+	tools/lint.sh
 
 check: deps
 	tests/check.sh

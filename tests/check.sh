@@ -49,6 +49,7 @@ if [ "${1:-}" != --e2e ]; then
 fi
 
 if run build make qemu guest tools; then
+	run lint tools/lint.sh
 	for t in tests/e2e/[0-9]*.sh; do
 		run "e2e-$(basename "$t" .sh)" "$t"
 	done
