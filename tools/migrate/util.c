@@ -55,30 +55,32 @@ void status_end(void)
 	status_open = false;
 }
 
+static void message(const char *fmt, va_list ap)
+{
+	status_end();
+	fputs("pvmig-migrate: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void info(const char *fmt, ...)
 {
 	va_list ap;
 
 	if (util_quiet)
 		return;
-	status_end();
-	fputs("pvmig-migrate: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	status_end();
-	fputs("pvmig-migrate: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	message(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void oom(void)
