@@ -100,7 +100,7 @@
  * Why this encoding: a run item costs 2-5 bytes whatever its length, so
  * an idle guest (a few thousand 4 MiB blocks) costs a few KiB; bitmap
  * items cost 1 bit per page of span, which wins where free pages are
- * dense but fragmented.  proto/ENCODING.md has the measured sizes.
+ * dense but fragmented.  docs/encoding.md has the measured sizes.
  *
  * ---------------------------------------------------------------------
  * Usage
