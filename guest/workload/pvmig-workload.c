@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -322,7 +323,7 @@ static void usage(FILE *f)
 		"  --write-kbps N  rewrite held data at N KiB/s (new generation)\n"
 		"  --seed N        pattern and random seed (default 1)\n"
 		"  --sweep-ms N    time between verification sweeps (default 1000)\n"
-		"Prints 'PVMIG-READY used_kb=U free_kb=F' once memory is set up, then\n"
+		"Prints 'PVMIG-READY used_kb=U free_kb=F kernel=R' once memory is set up, then\n"
 		"'PVMIG-CHECK sweep=N pages=P bad=B' after each sweep while it holds data.\n");
 }
 
@@ -380,6 +381,7 @@ int main(int argc, char **argv)
 {
 	static struct state s;
 	unsigned long total_kb, free_kb;
+	struct utsname uts;
 
 	if (parse(argc, argv, &s.o)) {
 		usage(stderr);
@@ -406,8 +408,10 @@ int main(int argc, char **argv)
 		return 1;
 
 	read_meminfo(&total_kb, &free_kb);
-	printf("PVMIG-READY used_kb=%lu free_kb=%lu\n", total_kb - free_kb,
-	       free_kb);
+	if (uname(&uts))
+		snprintf(uts.release, sizeof(uts.release), "unknown");
+	printf("PVMIG-READY used_kb=%lu free_kb=%lu kernel=%s\n",
+	       total_kb - free_kb, free_kb, uts.release);
 	fflush(stdout);
 
 	if (!s.hold.pages && !s.frag.pages && !s.o.churn_mb)

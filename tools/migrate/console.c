@@ -50,9 +50,13 @@ void console_scan_line(struct console_state *st, const char *line)
 	const char *p;
 
 	if ((p = strstr(line, "PVMIG-READY")) != NULL) {
+		const char *k = strstr(p, " kernel=");
+
 		if (field(p, "used_kb=", &st->used_kb) &&
 		    field(p, "free_kb=", &st->free_kb))
 			st->ready = true;
+		if (k)
+			sscanf(k, " kernel=%64s", st->kernel);
 	}
 	if ((p = strstr(line, "PVMIG-CHECK")) != NULL) {
 		uint64_t sweep, pages, bad;

@@ -14,6 +14,7 @@
 struct console_state {
 	bool ready;
 	uint64_t used_kb, free_kb;
+	char kernel[65];	/* the guest's uname -r, from PVMIG-READY */
 
 	unsigned checks;	/* PVMIG-CHECK sweep lines seen */
 	unsigned checks_bad;	/* ... of which with bad != 0 */

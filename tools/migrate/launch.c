@@ -349,6 +349,19 @@ static char *hint_env(struct run *r, struct side *s)
 	return xasprintf("PVMIG_HINT_LOG=%s", s->hint_log);
 }
 
+/* query-version as "major.minor.micro", into the results. */
+static void record_qemu_version(struct run *r)
+{
+	json_t *v = side_qmp(r, &r->src, "query-version", NULL);
+	json_t *q = json_object_get(v, "qemu");
+
+	if (q)
+		json_object_set_new(r->out, "qemu_version", json_sprintf(
+			"%" PRId64 ".%" PRId64 ".%" PRId64, jint(q, "major"),
+			jint(q, "minor"), jint(q, "micro")));
+	json_decref(v);
+}
+
 /*
  * Connects to @s's QMP socket.  A QEMU that refused its arguments exits
  * meanwhile: then the run failed because it died, with its log shown.
@@ -394,6 +407,7 @@ int boot_and_wait(struct run *r)
 		rc = connect_side(r, &r->src);
 	if (rc)
 		return rc;
+	record_qemu_version(r);
 	if (open_ram_files(r) < 0)
 		return infra_fail(r, FAIL_SETUP, "cannot open the guest RAM files: %s",
 				  strerror(errno));
@@ -422,6 +436,9 @@ int boot_and_wait(struct run *r)
 		}
 		sleep_ms(POLL_MS);
 	}
+	if (r->src.con.st.kernel[0])
+		json_object_set_new(r->out, "guest_kernel_version",
+				    json_string(r->src.con.st.kernel));
 	set_int(r->out, "guest_used_kb", (int64_t)r->src.con.st.used_kb);
 	set_int(r->out, "guest_free_kb", (int64_t)r->src.con.st.free_kb);
 	info("guest ready: %" PRIu64 " KiB in use, %" PRIu64 " KiB free",

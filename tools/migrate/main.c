@@ -110,7 +110,8 @@ static void init_output(struct run *r)
 		"total_ms", "setup_ms", "downtime_ms", "transferred_bytes",
 		"normal_pages", "zero_pages", "syncs", "pages_lost",
 		"pages_mismatched", "pages_excused", "guest_check", "verified",
-		"failure_class", "guest_used_kb", "guest_free_kb", "dst_resident_bytes",
+		"failure_class", "qemu_version", "guest_kernel_version",
+		"guest_used_kb", "guest_free_kb", "dst_resident_bytes",
 	};
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));

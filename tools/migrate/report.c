@@ -18,6 +18,8 @@ static const struct row rows[] = {
 	{ "guest_mb",		"guest RAM (MiB)",		U_INT },
 	{ "status",		"migration status",		U_STR },
 	{ "error",		"error",			U_STR },
+	{ "qemu_version",	"QEMU version",			U_STR },
+	{ "guest_kernel_version", "guest kernel",		U_STR },
 	{ "guest_used_kb",	"guest in use at start",	U_KB },
 	{ "total_ms",		"total time",			U_MS },
 	{ "setup_ms",		"setup time",			U_MS },
