@@ -56,12 +56,8 @@ sweeper: deps
 guest: module agent workload hostile sweeper
 	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
 
-tools: deps $(BUILD)/tools/pvmig-report
+tools: deps
 	$(MAKE) -C tools/migrate
-
-$(BUILD)/tools/pvmig-report: tools/report/pvmig-report.c | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -o $@ $< -ljansson
 
 unit-tests: deps
 	$(MAKE) -C proto check

@@ -24,6 +24,6 @@ for ((rep = 1; rep <= reps; rep++)); do
 	done
 done
 echo
-"$top/build/tools/pvmig-report" "$json" || fail=1
+"$top/tools/report/pvmig-report" "$json" || fail=1
 echo "results: $json"
 exit $fail

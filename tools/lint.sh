@@ -13,7 +13,7 @@ cache=${PVMIG_CACHE:-/var/cache/pvmig}
 failed=
 
 # The user-space C sources and the include paths they build with.
-user_c=(proto/*.c guest/agent/*.c tools/migrate/*.c tools/report/*.c
+user_c=(proto/*.c guest/agent/*.c tools/migrate/*.c
 	guest/workload/*.c guest/hostile/*.c guest/sweeper/abcheck.c)
 includes=(-Iproto -Iguest/module -Iguest/agent -Itools/migrate)
 
