@@ -66,6 +66,23 @@ uint64_t *pvmig_refusal_counter(PvmigStats *stats, PvmigRefusal why)
     return (uint64_t *)((char *)stats + pvmig_refusals[why].offset);
 }
 
+const char *pvmig_setup_state_str(PvmigSetupState state)
+{
+    switch (state) {
+    case PVMIG_SETUP_NONE:
+        return "no-epoch";
+    case PVMIG_SETUP_WAITING:
+        return "waiting";
+    case PVMIG_SETUP_ANSWERED:
+        return "answered";
+    case PVMIG_SETUP_CLOSED:
+        return "closed";
+    case PVMIG_SETUP_TIMEOUT:
+        return "timeout";
+    }
+    return "unknown";
+}
+
 const char *pvmig_dirty_log_str(PvmigDirtyLog mode)
 {
     switch (mode) {
@@ -322,4 +339,30 @@ PvmigSetupState pvmig_epoch_setup_state(const PvmigEpochState *m)
         return PVMIG_SETUP_WAITING;
     }
     return PVMIG_SETUP_CLOSED;
+}
+
+/*
+ * Every change of what pvmig_epoch_setup_state() reads is followed by
+ * ops->wake(), which takes the wait lock held here: a change between the
+ * read and the sleep waits for the sleep to begin, and then wakes it.
+ */
+PvmigSetupState pvmig_epoch_setup_wait(const PvmigEpochState *m,
+                                       uint32_t wait_ms,
+                                       const PvmigSetupClock *clock)
+{
+    int64_t now, deadline;
+    PvmigSetupState state;
+
+    if (!pvmig_epoch_setup_begin(m)) {
+        return PVMIG_SETUP_NONE;
+    }
+    now = clock->now_ms(clock->opaque);
+    deadline = now + wait_ms;
+    state = pvmig_epoch_setup_state(m);
+    while (state == PVMIG_SETUP_WAITING && now < deadline) {
+        clock->sleep_ms(clock->opaque, deadline - now);
+        now = clock->now_ms(clock->opaque);
+        state = pvmig_epoch_setup_state(m);
+    }
+    return state == PVMIG_SETUP_WAITING ? PVMIG_SETUP_TIMEOUT : state;
 }

@@ -19,10 +19,10 @@
  * guest reopens it.
  *
  * Locking: the caller serialises every call with one lock (the device
- * lock), except pvmig_epoch_setup_begin() and pvmig_epoch_setup_state(),
- * which the SETUP wait calls without it so that its bound holds however
- * long a chunk takes to apply.  The fields those two read are written
- * with atomic stores, and every such write is followed by ops->wake().
+ * lock), except the SETUP wait (pvmig_epoch_setup_*()), which runs
+ * without it so that its bound holds however long a chunk takes to
+ * apply.  The fields the wait reads are written with atomic stores, and
+ * every such write is followed by ops->wake().
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -125,14 +125,28 @@ typedef enum PvmigChunkVerdict {
     PVMIG_CHUNK_STALE,          /* a closed, older or future epoch */
 } PvmigChunkVerdict;
 
-/* Where the SETUP wait for the first epoch stands. */
+/* Where the SETUP wait for the first epoch stands, or how it ended. */
 typedef enum PvmigSetupState {
+    PVMIG_SETUP_NONE,           /* no first epoch to wait for */
     PVMIG_SETUP_WAITING,        /* first epoch open, not answered yet */
     PVMIG_SETUP_ANSWERED,       /* its END or ERROR arrived */
     PVMIG_SETUP_CLOSED,         /* it closed unanswered: stop waiting */
+    PVMIG_SETUP_TIMEOUT,        /* still unanswered at the deadline */
 } PvmigSetupState;
 
+/*
+ * What the SETUP wait sleeps with.  Both are called with the caller's
+ * wait lock held, the lock ops->wake() takes to wake the sleeper.
+ */
+typedef struct PvmigSetupClock {
+    int64_t (*now_ms)(void *opaque);
+    /* Sleep until woken or @ms pass, releasing the wait lock meanwhile. */
+    void (*sleep_ms)(void *opaque, int64_t ms);
+    void *opaque;
+} PvmigSetupClock;
+
 const char *pvmig_refusal_str(PvmigRefusal why);
+const char *pvmig_setup_state_str(PvmigSetupState state);
 /* The counter of refusal @why in @stats, NULL for PVMIG_ALLOWED. */
 uint64_t *pvmig_refusal_counter(PvmigStats *stats, PvmigRefusal why);
 const char *pvmig_dirty_log_str(PvmigDirtyLog mode);
@@ -203,9 +217,18 @@ void pvmig_epoch_invalid(PvmigEpochState *m);
 void pvmig_epoch_agent_gone(PvmigEpochState *m);
 
 /*
- * The SETUP wait, without the device lock.  pvmig_epoch_setup_begin():
- * is there a first epoch worth waiting for?  pvmig_epoch_setup_state():
- * wait on while it says WAITING, re-reading it after every wake.
+ * PRECOPY_NOTIFY_SETUP, with the caller's wait lock held and without the
+ * device lock: waits at most @wait_ms for the first epoch's answer, so
+ * that the bulk pass does not send pages about to be hinted.  Returns
+ * NONE (nothing to wait for), ANSWERED, CLOSED or TIMEOUT.
+ */
+PvmigSetupState pvmig_epoch_setup_wait(const PvmigEpochState *m,
+                                       uint32_t wait_ms,
+                                       const PvmigSetupClock *clock);
+
+/*
+ * The reads it is made of, lock-free: is there a first epoch worth
+ * waiting for, and where does it stand (WAITING, ANSWERED or CLOSED)?
  */
 bool pvmig_epoch_setup_begin(const PvmigEpochState *m);
 PvmigSetupState pvmig_epoch_setup_state(const PvmigEpochState *m);

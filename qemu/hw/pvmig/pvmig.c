@@ -389,39 +389,46 @@ static void pvmig_after_sync(PvmigState *s)
     }
 }
 
+static int64_t pvmig_setup_now_ms(void *opaque)
+{
+    return qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+}
+
+/* Called with wait_lock held; pvmig_mig_wake() ends it early. */
+static void pvmig_setup_sleep_ms(void *opaque, int64_t ms)
+{
+    PvmigState *s = opaque;
+
+    qemu_cond_timedwait(&s->first_epoch_cond, &s->wait_lock, ms);
+}
+
 /*
  * PRECOPY_NOTIFY_SETUP: migration thread, without the BQL and without
  * s->lock, so that its bound holds however long a chunk takes to apply.
  */
 static void pvmig_setup_wait(PvmigState *s)
 {
+    const PvmigSetupClock clock = {
+        .now_ms = pvmig_setup_now_ms,
+        .sleep_ms = pvmig_setup_sleep_ms,
+        .opaque = s,
+    };
     int64_t start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    int64_t now = start_ns / SCALE_MS;
-    int64_t deadline = now + qatomic_read(&s->hint_wait_ms);
     PvmigSetupState state;
     uint64_t waited_us;
-    const char *result;
 
     qemu_mutex_lock(&s->wait_lock);
-    if (!pvmig_epoch_setup_begin(&s->mig)) {
-        qemu_mutex_unlock(&s->wait_lock);
-        trace_pvmig_setup_wait(0, 0, "no-epoch");
+    state = pvmig_epoch_setup_wait(&s->mig, qatomic_read(&s->hint_wait_ms),
+                                   &clock);
+    qemu_mutex_unlock(&s->wait_lock);
+    if (state == PVMIG_SETUP_NONE) {
+        trace_pvmig_setup_wait(0, 0, pvmig_setup_state_str(state));
         return;
     }
-    state = pvmig_epoch_setup_state(&s->mig);
-    while (state == PVMIG_SETUP_WAITING && now < deadline) {
-        qemu_cond_timedwait(&s->first_epoch_cond, &s->wait_lock,
-                            deadline - now);
-        now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
-        state = pvmig_epoch_setup_state(&s->mig);
-    }
-    qemu_mutex_unlock(&s->wait_lock);
-    result = state == PVMIG_SETUP_ANSWERED ? "answered" :
-             state == PVMIG_SETUP_WAITING ? "timeout" : "closed";
     waited_us = (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start_ns) / SCALE_US;
     qatomic_set(&s->mig.stats.setup_wait_us, waited_us);
     trace_pvmig_setup_wait(qatomic_read(&s->mig.first_epoch), waited_us,
-                           result);
+                           pvmig_setup_state_str(state));
 }
 
 /* PRECOPY_NOTIFY_COMPLETE: VM stopped, BQL held. */

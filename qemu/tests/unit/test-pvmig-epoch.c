@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -17,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "pvmig-epoch.h"
@@ -792,6 +795,251 @@ static void test_setup_wait_closed(void **state)
     }
 }
 
+/* ---- the SETUP wait's loop, on a clock the test drives ---- */
+
+typedef struct FakeClock {
+    Fixture *f;
+    int64_t now;
+    int sleeps;
+    int64_t last_request;
+    int64_t step;               /* ms a sleep lasts; 0: all it asked for */
+    int act_at;                 /* run act() in this sleep (1-based) */
+    void (*act)(Fixture *f);
+} FakeClock;
+
+static int64_t fake_now_ms(void *opaque)
+{
+    return ((FakeClock *)opaque)->now;
+}
+
+static void fake_sleep_ms(void *opaque, int64_t ms)
+{
+    FakeClock *c = opaque;
+
+    assert_true(ms > 0);
+    c->sleeps++;
+    c->last_request = ms;
+    c->now += c->step && c->step < ms ? c->step : ms;
+    if (c->sleeps == c->act_at) {
+        c->act(c->f);
+    }
+}
+
+static PvmigSetupState fake_wait(Fixture *f, FakeClock *c, uint32_t ms)
+{
+    PvmigSetupClock clock = {
+        .now_ms = fake_now_ms,
+        .sleep_ms = fake_sleep_ms,
+        .opaque = c,
+    };
+
+    c->f = f;
+    return pvmig_epoch_setup_wait(&f->m, ms, &clock);
+}
+
+static void act_answer(Fixture *f)
+{
+    pvmig_epoch_answered(&f->m, f->m.first_epoch);
+}
+
+static void act_extra_sync(Fixture *f)
+{
+    PvmigBeginFacts facts = good_facts();
+
+    assert_int_not_equal(sync_round(f, &facts, true), 0);
+}
+
+static void act_invalid(Fixture *f)
+{
+    pvmig_epoch_invalid(&f->m);
+}
+
+static void test_setup_wait_loop(void **state)
+{
+    Fixture *f = *state;
+    FakeClock c = { 0 };
+    PvmigBeginFacts facts = good_facts();
+
+    /* Nothing to wait for: no sleep at all. */
+    assert_int_equal(fake_wait(f, &c, 1000), PVMIG_SETUP_NONE);
+    facts.agent = false;
+    sync_round(f, &facts, true);
+    assert_int_equal(fake_wait(f, &c, 1000), PVMIG_SETUP_NONE);
+    assert_int_equal(c.sleeps, 0);
+    pvmig_epoch_cleanup(&f->m);
+
+    /* No answer: one sleep for the whole bound, then TIMEOUT. */
+    start_migration(f);
+    c = (FakeClock) { .now = 5000 };
+    assert_int_equal(fake_wait(f, &c, 1000), PVMIG_SETUP_TIMEOUT);
+    assert_int_equal(c.sleeps, 1);
+    assert_int_equal(c.now, 6000);
+    /* hint-wait-ms=0: no sleep. */
+    c = (FakeClock) { 0 };
+    assert_int_equal(fake_wait(f, &c, 0), PVMIG_SETUP_TIMEOUT);
+    assert_int_equal(c.sleeps, 0);
+    /* Wakes that change nothing: each sleep asks only for what is left. */
+    c = (FakeClock) { .step = 300 };
+    assert_int_equal(fake_wait(f, &c, 1000), PVMIG_SETUP_TIMEOUT);
+    assert_int_equal(c.sleeps, 4);
+    assert_int_equal(c.last_request, 100);
+    assert_int_equal(c.now, 1000);
+}
+
+static void test_setup_wait_loop_ends(void **state)
+{
+    Fixture *f = *state;
+    static const struct {
+        void (*act)(Fixture *f);
+        PvmigSetupState want;
+    } cases[] = {
+        { act_answer, PVMIG_SETUP_ANSWERED },
+        { act_extra_sync, PVMIG_SETUP_CLOSED },
+        { act_invalid, PVMIG_SETUP_CLOSED },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FakeClock c = { .step = 100, .act_at = 3, .act = cases[i].act };
+
+        pvmig_epoch_init(&f->m, &fx_ops, f, CAP);
+        start_migration(f);
+        assert_int_equal(fake_wait(f, &c, 1000), cases[i].want);
+        /* It stops at the first wake after the change, not at the bound. */
+        assert_int_equal(c.sleeps, 3);
+        assert_int_equal(c.now, 300);
+    }
+    /* Answered before the wait began: no sleep. */
+    {
+        FakeClock c = { 0 };
+
+        pvmig_epoch_init(&f->m, &fx_ops, f, CAP);
+        start_migration(f);
+        act_answer(f);
+        assert_int_equal(fake_wait(f, &c, 1000), PVMIG_SETUP_ANSWERED);
+        assert_int_equal(c.sleeps, 0);
+    }
+    assert_string_equal(pvmig_setup_state_str(PVMIG_SETUP_NONE), "no-epoch");
+    assert_string_equal(pvmig_setup_state_str(PVMIG_SETUP_TIMEOUT),
+                        "timeout");
+}
+
+/* ---- the SETUP wait against a real second thread ---- */
+
+/*
+ * As in pvmig.c: the answer comes from another thread, which holds the
+ * device lock but not the wait lock, and wakes the waiter through
+ * ops->wake().  The waiter must return on that wake, long before its
+ * bound, whether the answer lands before or during its sleep.
+ */
+typedef struct ThreadFixture {
+    PvmigEpochState m;
+    pthread_mutex_t dev_lock;
+    pthread_mutex_t wait_lock;
+    pthread_cond_t cond;
+    PvmigSetupState result;
+    int64_t waited_ms;
+} ThreadFixture;
+
+static int64_t real_ms(void *opaque)
+{
+    struct timespec ts;
+
+    (void)opaque;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void th_sleep_ms(void *opaque, int64_t ms)
+{
+    ThreadFixture *t = opaque;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&t->cond, &t->wait_lock, &ts);
+}
+
+static void th_wake(void *opaque)
+{
+    ThreadFixture *t = opaque;
+
+    pthread_mutex_lock(&t->wait_lock);
+    pthread_cond_broadcast(&t->cond);
+    pthread_mutex_unlock(&t->wait_lock);
+}
+
+static bool th_rearm(void *opaque)
+{
+    (void)opaque;
+    return true;
+}
+
+static const PvmigEpochOps th_ops = {
+    .wake = th_wake,
+    .rearm = th_rearm,
+};
+
+static void *th_waiter(void *opaque)
+{
+    ThreadFixture *t = opaque;
+    PvmigSetupClock clock = {
+        .now_ms = real_ms,
+        .sleep_ms = th_sleep_ms,
+        .opaque = t,
+    };
+    int64_t start = real_ms(NULL);
+
+    pthread_mutex_lock(&t->wait_lock);
+    t->result = pvmig_epoch_setup_wait(&t->m, 10000, &clock);
+    pthread_mutex_unlock(&t->wait_lock);
+    t->waited_ms = real_ms(NULL) - start;
+    return NULL;
+}
+
+static void test_setup_wait_threads(void **state)
+{
+    static const long delays_us[] = { 0, 1000, 20000 };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(delays_us) / sizeof(delays_us[0]); i++) {
+        ThreadFixture t = { .result = PVMIG_SETUP_NONE };
+        PvmigBeginFacts facts = good_facts();
+        struct timespec d = { 0, delays_us[i] * 1000 };
+        pthread_t th;
+
+        pthread_mutex_init(&t.dev_lock, NULL);
+        pthread_mutex_init(&t.wait_lock, NULL);
+        pthread_cond_init(&t.cond, NULL);
+        pvmig_epoch_init(&t.m, &th_ops, &t, CAP);
+        pvmig_epoch_before_sync(&t.m, &facts);
+        assert_int_equal(pvmig_epoch_after_sync(&t.m, true), 1);
+
+        assert_int_equal(pthread_create(&th, NULL, th_waiter, &t), 0);
+        nanosleep(&d, NULL);
+        pthread_mutex_lock(&t.dev_lock);
+        pvmig_epoch_answered(&t.m, 1);
+        pthread_mutex_unlock(&t.dev_lock);
+        pthread_join(th, NULL);
+
+        assert_int_equal(t.result, PVMIG_SETUP_ANSWERED);
+        /* The bound is 10 s; a missed wake would sit it out. */
+        if (t.waited_ms >= 5000) {
+            fail_msg("delay %ld us: waited %lld ms for a wake", delays_us[i],
+                     (long long)t.waited_ms);
+        }
+        pthread_cond_destroy(&t.cond);
+        pthread_mutex_destroy(&t.wait_lock);
+        pthread_mutex_destroy(&t.dev_lock);
+    }
+}
+
 /* ---- every transition, in random order ---- */
 
 /*
@@ -917,6 +1165,9 @@ int main(void)
         T(test_cancel_then_new_migration),
         T(test_setup_wait_answered),
         T(test_setup_wait_closed),
+        T(test_setup_wait_loop),
+        T(test_setup_wait_loop_ends),
+        T(test_setup_wait_threads),
         T(test_random_walk),
 #undef T
     };
