@@ -146,7 +146,9 @@ fetch_source() {
 	exec 9>&-
 }
 fetch_source
-pristine=$(find "$src_dir" -mindepth 1 -maxdepth 1 -type d -name "qemu-$version.*" | head -n 1)
+# Debian names the tree after the upstream version and its repack suffix:
+# qemu-7.2+dfsg, qemu-10.0.13+ds.
+pristine=$(find "$src_dir" -mindepth 1 -maxdepth 1 -type d -name "qemu-$version[.+]*" | head -n 1)
 [ -n "$pristine" ] && [ -e "$pristine/meson.build" ] ||
 	die "no qemu-$version tree in $src_dir; remove $src_dir and retry"
 
