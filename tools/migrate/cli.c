@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const mode_names[] = { "none", "pvmig", "balloon" };
+const char *const mode_names[] = {
+	[MODE_NONE] = "none", [MODE_PVMIG] = "pvmig", [MODE_BALLOON] = "balloon",
+	[MODE_REPORTING] = "reporting",
+};
 
 static void usage(FILE *f)
 {
@@ -25,7 +28,7 @@ static void usage(FILE *f)
 "  --smp N              guest vCPUs (default 1)\n"
 "  --append ARGS        extra kernel command line, e.g.\n"
 "                       \"pvmig.fill_mb=1200 pvmig.hold_mb=64\"\n"
-"  --mode MODE          none | pvmig | balloon (default none)\n"
+"  --mode MODE          none | pvmig | balloon | reporting (default none)\n"
 "  --scenario NAME      label stored with the results (default: custom)\n"
 "  --bandwidth MIBS     migration max-bandwidth in MiB/s (default 4096)\n"
 "  --downtime MS        migration downtime-limit in ms (default 300)\n"
@@ -227,7 +230,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		}
 		case OPT_MODE:
 			ok = false;
-			for (int m = 0; m < 3; m++) {
+			for (int m = 0; m < NR_MODES; m++) {
 				if (!strcmp(optarg, mode_names[m])) {
 					o->mode = (enum mode)m;
 					ok = true;
@@ -259,7 +262,8 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "pvmig-migrate: --dirty-ring needs --accel kvm\n");
 		exit(EXIT_USAGE);
 	}
-	if (o->sweeper_hints && !(o->sweeper && o->mode != MODE_BALLOON)) {
+	if (o->sweeper_hints && !(o->sweeper && (o->mode == MODE_PVMIG ||
+						 o->mode == MODE_NONE))) {
 		fprintf(stderr, "pvmig-migrate: --x-sweeper-hints needs --guest "
 			"sweeper and --mode pvmig or none\n");
 		exit(EXIT_USAGE);

@@ -107,7 +107,8 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 		/* The mode's defaults first, so --append can override them. */
 		argv_addf(a, "console=ttyS0 quiet%s%s%s",
 			  o->mode == MODE_PVMIG ? " pvmig.module=1 pvmig.agent=1" :
-			  o->mode == MODE_BALLOON ? " pvmig.balloon=1" : "",
+			  o->mode == MODE_BALLOON || o->mode == MODE_REPORTING ?
+			  " pvmig.balloon=1" : "",
 			  *o->append ? " " : "", o->append);
 	}
 	argv_add(a, "-chardev");
@@ -133,7 +134,12 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 		argv_add(a, "-device");
 		argv_add(a, "virtio-balloon-pci,id=balloon0,free-page-hint=on,iothread=io0");
 		break;
+	case MODE_REPORTING:
+		argv_add(a, "-device");
+		argv_add(a, "virtio-balloon-pci,id=balloon0,free-page-reporting=on");
+		break;
 	case MODE_NONE:
+	case NR_MODES:
 		break;
 	}
 	if (incoming) {

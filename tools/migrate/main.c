@@ -123,6 +123,8 @@ static void init_output(struct run *r)
 			   "downtime_limit_ms", (json_int_t)o->downtime_ms,
 			   "qemu", o->qemu, "timestamp", stamp);
 	json_object_set_new(r->out, "accel", json_string(o->kvm ? "kvm" : "tcg"));
+	/* Verified runs pay for the test-only hint log; production runs not. */
+	json_object_set_new(r->out, "hint_log", json_boolean(o->verify));
 	json_object_set_new(r->out, "dirty_log", json_string(
 		!o->kvm ? "tcg" : o->dirty_ring ? "ring" : "manual"));
 	json_object_set_new(r->out, "guest", json_string(o->sweeper ? "sweeper" :

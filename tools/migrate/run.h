@@ -22,7 +22,12 @@
 enum { EXIT_OK = 0, EXIT_UNVERIFIED = 1, EXIT_USAGE = 2, EXIT_INFRA = 3 };
 /* Internal only: an injected fault ended this attempt; migrate again. */
 #define EXIT_RETRY 100
-enum mode { MODE_NONE, MODE_PVMIG, MODE_BALLOON };
+/*
+ * none: no hints.  pvmig: our device and agent.  balloon: virtio-balloon's
+ * free-page-hint.  reporting: virtio-balloon's free page reporting (the
+ * guest reports free blocks, QEMU discards them, they migrate as zero).
+ */
+enum mode { MODE_NONE, MODE_PVMIG, MODE_BALLOON, MODE_REPORTING, NR_MODES };
 extern const char *const mode_names[];
 
 /* What the guest-side check saw: results' "guest_check". */
@@ -65,7 +70,7 @@ struct opts {
 	unsigned long mem_mb, smp, bandwidth_mibs, downtime_ms;
 	double start_delay_s;
 	unsigned long timeout_s, boot_timeout_s, check_timeout_s;
-	bool verify, keep, quiet;
+	bool verify, keep, quiet;	/* verify: hint log and RAM comparison */
 	long long corrupt_dst;	/* test only: byte offset to flip, or -1 */
 	/* Fault injection (test only): ms after the migration starts, or -1. */
 	long cancel_after_ms, kill_dst_after_ms, reset_after_ms;
