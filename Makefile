@@ -12,7 +12,7 @@ GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check lint \
-	demo bench bench-module fuzz fuzz-coverage soak install clean
+	demo bench bench-module fuzz fuzz-coverage soak install deb clean
 
 all: qemu guest tools
 
@@ -95,6 +95,11 @@ bench-module: qemu guest
 soak: qemu guest tools
 	N=$(or $(N),20) $(if $(SEED),SEED=$(SEED)) tools/soak/run.sh; rc=$$?; \
 	tools/soak/combine.sh bench/results/soak.json bench/results/soak/*.json; exit $$rc
+
+# The guest package (agent, module as DKMS source, unit, udev rule):
+# build/deb/pvmig_<version>_<arch>.deb, checked with lintian.
+deb: deps
+	guest/packaging/build-deb.sh
 
 install:
 	$(MAKE) -C guest/agent install DESTDIR=$(DESTDIR)

@@ -12,6 +12,8 @@ PKGS=(
 	linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	libjansson-dev libcmocka-dev clang libclang-rt-14-dev llvm
 	gnuplot-nox kmod jq
+	debhelper dh-dkms dkms lintian debootstrap
+	libvirt-daemon-system libvirt-clients
 )
 
 stamp_dir=${PVMIG_CACHE:-/var/cache/pvmig}
