@@ -33,9 +33,29 @@ def in_use_mib(run):
     return None if kb is None else kb / 1024
 
 
+def production(run):
+    """A production run: no test-only hint log, no RAM comparison
+    (--no-verify).  Runs from before the hint_log field were verified."""
+    return run.get("hint_log") is False
+
+
 def verified(runs):
     """The runs that passed verification: the only ones in a median."""
     return [r for r in runs if r.get("verified") is True]
+
+
+def completed(runs):
+    """Production runs that completed without a failure: what a production
+    median is taken over (they are not verified; their verified twins
+    with the same settings are)."""
+    return [r for r in runs if production(r) and r.get("status") == "completed"
+            and r.get("failure_class", "none") == "none"]
+
+
+def usable(runs):
+    """The runs a median may use: verified runs, and completed production
+    runs."""
+    return [r for r in runs if r.get("verified") is True or r in completed([r])]
 
 
 def spread(values):

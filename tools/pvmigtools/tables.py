@@ -4,7 +4,7 @@ medians plot.sh draws.  Every median is stats.median over verified runs,
 every in-use figure stats.in_use_kb."""
 
 from .jqfmt import group_by, jq_round, num
-from .stats import in_use_kb, in_use_mib, median, spread, verified
+from .stats import completed, in_use_kb, in_use_mib, median, production, spread, usable, verified
 
 
 def _number(x):
@@ -36,20 +36,22 @@ def report(runs):
         if not isinstance(sc, str) or not isinstance(mode, str):
             skipped.append(i)
             continue
+        if production(r):
+            mode += "*"
         mb = r.get("guest_mb")
         key = (sc, mode, mb if isinstance(mb, int) and not isinstance(mb, bool) else 0)
         if key not in groups:
             groups[key] = []
             order.append(key)
         groups[key].append(r)
-        if r.get("verified") is not True:
+        if not usable([r]):
             failed += 1
     lines = ["%-12s %6s %-8s %6s %18s %18s %18s %18s %18s %18s %8s" % (
         "scenario", "MiB", "mode", "ok/n", "total ms", "sent MiB", "setup ms",
         "downtime ms", "cleared MiB", "in-use MiB", "lost")]
     for key in order:
         g = groups[key]
-        ok = verified(g)
+        ok = usable(g)
         row = "%-12s %6d %-8s %6s" % (key[0], key[2], key[1], f"{len(ok)}/{len(g)}")
 
         def cell(f, scale, with_spread):
@@ -71,6 +73,9 @@ def report(runs):
         lost = sum(r["pages_lost"] for r in g if _number(r.get("pages_lost")))
         row += " %8.0f" % lost
         lines.append(row)
+    if any(production(r) for r in runs):
+        lines.append("mode*: production runs (no hint log, not verified: "
+                     "their twins without * are)")
     if failed:
         lines.append(f"{failed} run(s) failed verification and are not in the medians")
     return "\n".join(lines) + "\n", failed, skipped
@@ -78,7 +83,7 @@ def report(runs):
 
 # ------------------------------------------------------------- latest.md
 SCENARIOS = ("idle", "freed-dirty", "fragmented", "active")
-MODES = ("none", "balloon", "pvmig")
+MODES = ("none", "balloon", "reporting", "pvmig")
 
 
 def _tenths(x):
@@ -92,24 +97,46 @@ def markdown(runs):
     ("k of n verified" when some failed), and the guest's median in-use
     memory at migration start over all its runs (the physical limit for
     bytes)."""
-    def cell(rs):
+    def figures(ok):
+        t = median(_values(ok, lambda r: r["total_ms"]))
+        mib = median(_values(ok, lambda r: r["transferred_bytes"] / 1048576))
+        return f"{_tenths(t / 1000)} s, {jq_round(mib)} MiB"
+
+    def verified_cell(rs):
         ok = verified(rs)
         if not ok:
             return f"0 of {len(rs)} verified"
-        t = median(_values(ok, lambda r: r["total_ms"]))
-        mib = median(_values(ok, lambda r: r["transferred_bytes"] / 1048576))
-        out = f"{_tenths(t / 1000)} s, {jq_round(mib)} MiB"
+        out = figures(ok)
         if len(ok) < len(rs):
             out += f" ({len(ok)} of {len(rs)} verified)"
         return out
 
-    lines = ["| scenario | GB | " + " | ".join(MODES) + " | in use |",
-             "|---|---|" + "---|" * len(MODES) + "---|"]
+    def cell(rs):
+        """Production figures first where there are production runs, then
+        the verified runs' time."""
+        prod = [r for r in rs if production(r)]
+        ver = [r for r in rs if not production(r)]
+        if not prod:
+            return verified_cell(ver)
+        ok = completed(prod)
+        out = figures(ok) if ok else f"0 of {len(prod)} completed"
+        vok = verified(ver)
+        if vok:
+            t = median(_values(vok, lambda r: r["total_ms"]))
+            out += f"; verified {_tenths(t / 1000)} s"
+        if len(vok) < len(ver) or not ver:
+            out += f" ({len(vok)} of {len(ver)} verified)"
+        return out
+
+    modes = [m for m in MODES if m != "reporting" or
+             any(r.get("mode") == m for r in runs)]
+    lines = ["| scenario | GB | " + " | ".join(modes) + " | in use |",
+             "|---|---|" + "---|" * len(modes) + "---|"]
     for sc in SCENARIOS:
         for g in group_by([r for r in runs if r.get("scenario") == sc],
                           lambda r: r.get("guest_mb")):
             cells = []
-            for m in MODES:
+            for m in modes:
                 rs = [r for r in g if r.get("mode") == m]
                 cells.append(cell(rs) if rs else "-")
             use = median(_values(g, in_use_mib))

@@ -82,3 +82,35 @@ class Synthetic(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Production(unittest.TestCase):
+    """Production runs (no hint log) lead a cell; their verified twins'
+    time follows; an unverified production run is not a failure."""
+
+    def prod(self, mode, **kw):
+        fields = {"hint_log": False, "status": "completed", "failure_class": "none"}
+        fields.update(kw)
+        return run(mode, ok=False, **fields)
+
+    def test_markdown_cell(self):
+        runs = [run("pvmig", hint_log=True, total_ms=3000),
+                self.prod("pvmig", total_ms=300, transferred_bytes=50 << 20)]
+        line = tables.markdown(runs).splitlines()[2]
+        self.assertIn("0.3 s, 50 MiB; verified 3.0 s", line)
+
+    def test_failed_production_run(self):
+        runs = [run("pvmig", hint_log=True),
+                self.prod("pvmig", status="failed", failure_class="migration_failed")]
+        line = tables.markdown(runs).splitlines()[2]
+        self.assertIn("0 of 1 completed", line)
+
+    def test_report_marks_production(self):
+        text, failed, _ = tables.report([run("none"), self.prod("none")])
+        self.assertEqual(failed, 0)
+        self.assertIn(" none*", text)
+        self.assertIn("mode*: production runs", text)
+
+    def test_reporting_column_only_when_run(self):
+        self.assertNotIn("reporting", tables.markdown([run("none")]))
+        self.assertIn("reporting", tables.markdown([run("reporting")]))
