@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 			printf("%s\n", attack_names[i]);
 		return fflush(stdout) ? 1 : 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "all")) {
+	if (argc > 1 && strcmp(argv[1], "all") != 0) {
 		for (int i = 0; i < NR_ATTACKS; i++)
 			if (!strcmp(argv[1], attack_names[i]))
 				mode = i;
