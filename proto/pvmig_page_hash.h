@@ -6,7 +6,11 @@
  * QEMU, started with PVMIG_HINT_LOG=<file>, appends one text line per
  * page that qemu_guest_free_page_hint() was asked to skip:
  *
- *     <ramblock-name> <offset-in-block, hex> <pvmig_page_hash, hex>
+ *     <ramblock-name> <offset-in-block, hex> <pvmig_page_hash, hex> [<pages, hex>]
+ *
+ * The optional fourth field says the line stands for that many
+ * consecutive pages with the same hash (1 without it): the log writes
+ * runs of untouched, all-zero pages as one line.
  *
  * The RAM comparison accepts a page whose source and destination differ
  * only if the log holds that page with the hash of the source's final

@@ -45,7 +45,7 @@ void hintlog_parse_line(struct hintlog *h, const char *line, const char *block)
 {
 	const char *p = line, *name, *end;
 	size_t name_len;
-	uint64_t off, hash, page;
+	uint64_t off, hash, page, count = 1;
 
 	while (*p == ' ' || *p == '\t')
 		p++;
@@ -64,6 +64,12 @@ void hintlog_parse_line(struct hintlog *h, const char *line, const char *block)
 		p++;
 	if (!parse_hex(p, &end, &hash))
 		goto bad;
+	while (*end == ' ' || *end == '\t')
+		end++;
+	/* Optional: a run of pages with the same hash (zero pages, say). */
+	if (isxdigit((unsigned char)*end) &&
+	    (!parse_hex(end, &end, &count) || !count))
+		goto bad;
 	while (*end == ' ' || *end == '\t' || *end == '\r')
 		end++;
 	if (*end != '\0' && *end != '\n')
@@ -74,14 +80,16 @@ void hintlog_parse_line(struct hintlog *h, const char *line, const char *block)
 		return;
 	}
 	/* An entry we cannot place must not excuse anything: drop it. */
-	if (off % PVMIG_PAGE_SIZE || off / PVMIG_PAGE_SIZE >= h->npages)
+	if (off % PVMIG_PAGE_SIZE || off / PVMIG_PAGE_SIZE >= h->npages ||
+	    count > h->npages - off / PVMIG_PAGE_SIZE)
 		goto bad;
-	page = off / PVMIG_PAGE_SIZE;
-	if (!(h->present[page / 8] & (1u << (page % 8)))) {
-		h->present[page / 8] |= (uint8_t)(1u << (page % 8));
-		h->pages++;
+	for (page = off / PVMIG_PAGE_SIZE; count--; page++) {
+		if (!(h->present[page / 8] & (1u << (page % 8)))) {
+			h->present[page / 8] |= (uint8_t)(1u << (page % 8));
+			h->pages++;
+		}
+		h->hash[page] = hash;
 	}
-	h->hash[page] = hash;
 	h->entries++;
 	return;
 bad:

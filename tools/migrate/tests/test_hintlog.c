@@ -34,6 +34,30 @@ static void test_parses_valid_lines(void **state)
 	hintlog_free(&h);
 }
 
+static void test_runs(void **state)
+{
+	struct hintlog h;
+	uint64_t hash;
+
+	(void)state;
+	hintlog_init(&h, BLOCK_BYTES);
+	hintlog_parse_line(&h, "ram0 4000 abcd 3\n", "ram0");
+	assert_int_equal(h.malformed, 0);
+	assert_int_equal(h.pages, 3);
+	for (uint64_t p = 4; p < 7; p++) {
+		assert_true(hintlog_lookup(&h, p, &hash));
+		assert_int_equal(hash, 0xabcd);
+	}
+	assert_false(hintlog_lookup(&h, 7, &hash));
+	/* A run of zero pages, or one past the block, excuses nothing. */
+	hintlog_parse_line(&h, "ram0 8000 abcd 0", "ram0");
+	hintlog_parse_line(&h, "ram0 8000 abcd 9", "ram0");
+	hintlog_parse_line(&h, "ram0 8000 abcd 1 2", "ram0");
+	assert_int_equal(h.malformed, 3);
+	assert_false(hintlog_lookup(&h, 8, &hash));
+	hintlog_free(&h);
+}
+
 static void test_later_hint_supersedes(void **state)
 {
 	struct hintlog h;
@@ -108,6 +132,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parses_valid_lines),
+		cmocka_unit_test(test_runs),
 		cmocka_unit_test(test_later_hint_supersedes),
 		cmocka_unit_test(test_rejects_what_it_cannot_place),
 		cmocka_unit_test(test_load_file),
