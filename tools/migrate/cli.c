@@ -59,6 +59,9 @@ static void usage(FILE *f)
 "                       writes.  Mode none does the same writes, no hints\n"
 "  --pvmig-opts OPTS    more properties for -device pvmig, e.g.\n"
 "                       dest-ram-zeroed=off\n"
+"  --qemu-arg ARG       one more argument for both QEMUs (repeat it), e.g.\n"
+"                       --qemu-arg=-trace --qemu-arg='pvmig_*' (the trace\n"
+"                       goes to each QEMU's log in the work directory)\n"
 "  --x-stale-free       test only, for a guest booted with pvmig.stale_mb=N\n"
 "                       (see guest/workload/pvmig-freeprobe.c): migrate at\n"
 "                       --bandwidth until the first pass is over, have the\n"
@@ -105,7 +108,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_BOOT_TIMEOUT, OPT_CHECK_TIMEOUT, OPT_WORKDIR, OPT_JSON,
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
 		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET, OPT_STALE,
-		OPT_PVMIG_OPTS, OPT_ACCEL, OPT_DIRTY_RING, OPT_GUEST,
+		OPT_PVMIG_OPTS, OPT_QEMU_ARG, OPT_ACCEL, OPT_DIRTY_RING, OPT_GUEST,
 		OPT_SWEEPER_HINTS,
 	};
 	static const struct option lo[] = {
@@ -136,6 +139,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "x-reset-after", required_argument, NULL, OPT_RESET },
 		{ "x-stale-free", no_argument, NULL, OPT_STALE },
 		{ "pvmig-opts", required_argument, NULL, OPT_PVMIG_OPTS },
+		{ "qemu-arg", required_argument, NULL, OPT_QEMU_ARG },
 		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 		{ "guest", required_argument, NULL, OPT_GUEST },
@@ -168,6 +172,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_KEEP: o->keep = true; break;
 		case OPT_STALE: o->stale_free = true; break;
 		case OPT_PVMIG_OPTS: o->pvmig_opts = optarg; break;
+		case OPT_QEMU_ARG: argv_add(&o->qemu_args, optarg); break;
 		case OPT_ACCEL:
 			ok = !strcmp(optarg, "tcg") || !strcmp(optarg, "kvm");
 			o->kvm = !strcmp(optarg, "kvm");

@@ -142,6 +142,8 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 	case NR_MODES:
 		break;
 	}
+	for (int i = 0; i < o->qemu_args.n; i++)
+		argv_add(a, o->qemu_args.v[i]);
 	if (incoming) {
 		argv_add(a, "-incoming");
 		argv_addf(a, "tcp:127.0.0.1:%d", r->port);

@@ -77,6 +77,7 @@ struct opts {
 	unsigned long hops;	/* ping-pong: migrations in a row, each verified */
 	bool stale_free;	/* --x-stale-free (stale.c) */
 	const char *pvmig_opts;	/* appended to -device pvmig */
+	struct argv qemu_args;	/* --qemu-arg, for both QEMUs */
 	bool kvm;		/* --accel kvm */
 	unsigned long dirty_ring;	/* --dirty-ring entries, 0: bitmap */
 	bool sweeper;		/* --guest sweeper (sweeper.c) */
