@@ -70,7 +70,7 @@ fi
 
 cd "$here"
 if [ $# -eq 0 ]; then
-	set -- pvmig_main.c pvmig_walk.c pvmig_walk.h pvmig_uapi.h \
+	set -- pvmig_main.c pvmig_walk.c pvmig_walk.h pvmig_compat.h pvmig_uapi.h \
 		bench/listwalk/pvmig_listwalk.c
 fi
 # checkpatch.pl finds spelling.txt and const_structs.checkpatch beside itself.

@@ -35,7 +35,6 @@
  */
 #include <linux/ktime.h>
 #include <linux/lockdep.h>
-#include <linux/log2.h>
 #include <linux/memory_hotplug.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -46,19 +45,8 @@
 #include <linux/spinlock.h>
 #include <linux/vmstat.h>
 
+#include "pvmig_compat.h"
 #include "pvmig_walk.h"
-
-/*
- * Number of buddy orders.  6.4 changed MAX_ORDER from the count to the
- * largest order, and 6.8 renamed it, but MAX_ORDER_NR_PAGES (the size of
- * the largest block) kept its meaning throughout, so derive it from that
- * instead of testing kernel versions.
- */
-#ifdef NR_PAGE_ORDERS
-#define PVMIG_NR_ORDERS		NR_PAGE_ORDERS
-#else
-#define PVMIG_NR_ORDERS		(ilog2(MAX_ORDER_NR_PAGES) + 1)
-#endif
 
 /*
  * Validity of a PFN (online section, present subsection, not ZONE_DEVICE)

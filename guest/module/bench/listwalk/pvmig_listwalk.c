@@ -12,7 +12,6 @@
 
 #include <linux/ktime.h>
 #include <linux/list.h>
-#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/mmzone.h>
 #include <linux/module.h>
@@ -21,11 +20,10 @@
 #include <linux/sort.h>
 #include <linux/spinlock.h>
 
-#ifdef NR_PAGE_ORDERS
-#define LW_NR_ORDERS	NR_PAGE_ORDERS
-#else
-#define LW_NR_ORDERS	(ilog2(MAX_ORDER_NR_PAGES) + 1)
-#endif
+/* copied beside this file by the build (see ../../Makefile) */
+#include "pvmig_compat.h"
+
+#define LW_NR_ORDERS	PVMIG_NR_ORDERS
 
 #define LW_MAX_RUNS	15
 
