@@ -11,6 +11,21 @@ export BUILD KVER
 GUEST   := $(BUILD)/guest
 DEPS_STAMP := $(BUILD)/.deps
 
+# The guest kernel that `make module` and `make guest` build for: 6.1, the
+# host's Debian 12 kernel (build/guest/), or 6.12, Debian 13's, fetched
+# once into the cache by guest/kernels/fetch.sh (build/guest-6.12/).  The
+# guest's programs are the same for both: they stay in build/guest/bin.
+GUEST_KERNEL ?= 6.1
+GUEST_KERNELS := 6.1 6.12
+ifeq ($(filter $(GUEST_KERNEL),$(GUEST_KERNELS)),)
+$(error GUEST_KERNEL=$(GUEST_KERNEL) is not supported (supported: $(GUEST_KERNELS)))
+endif
+ifeq ($(GUEST_KERNEL),6.1)
+GUEST_OUT := $(GUEST)
+else
+GUEST_OUT := $(BUILD)/guest-$(GUEST_KERNEL)
+endif
+
 .PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check lint \
 	demo bench bench-module fuzz fuzz-coverage soak install deb clean
 
@@ -30,7 +45,7 @@ qemu-asan: deps
 	PVMIG_QEMU_VARIANT=asan qemu/build.sh
 
 module: deps
-	$(MAKE) -C guest/module KVER=$(KVER)
+	$(MAKE) -C guest/module GUEST_KERNEL=$(GUEST_KERNEL) $(if $(filter 6.1,$(GUEST_KERNEL)),KVER=$(KVER))
 
 agent: deps
 	$(MAKE) -C guest/agent
@@ -54,7 +69,13 @@ sweeper: deps
 	$(MAKE) -C guest/sweeper
 
 guest: module agent workload hostile sweeper
+ifeq ($(GUEST_KERNEL),6.1)
 	KVER=$(KVER) guest/image/mkinitramfs.sh $(GUEST)
+else
+	entry=$$(guest/kernels/fetch.sh $(GUEST_KERNEL)) && kver=$$(cat "$$entry/KVER") && \
+	guest/image/mkinitramfs.sh --kernel "$$entry/kernel/boot/vmlinuz-$$kver" \
+		--modules-tree "$$entry/kernel/lib/modules/$$kver" --bin $(GUEST)/bin $(GUEST_OUT)
+endif
 
 tools: deps
 	$(MAKE) -C tools/migrate
