@@ -89,8 +89,16 @@ for f in modules.order modules.builtin modules.builtin.modinfo; do
 done
 depmod -b "$root" "$kver"
 
-cp "$kernel" "$out/vmlinuz.tmp"
-mv "$out/vmlinuz.tmp" "$out/vmlinuz"
-(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz.tmp"
-mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+# Each file is written under a private name and renamed into place, so a
+# guest booting meanwhile, or another build of the same image, never sees
+# half a file.
+mkdir -p "$out"
+kernel_tmp=$(mktemp "$out/.vmlinuz.XXXXXX")
+img_tmp=$(mktemp "$out/.initramfs.XXXXXX")
+trap 'rm -rf "$root" "$kernel_tmp" "$img_tmp"' EXIT
+cp "$kernel" "$kernel_tmp"
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$img_tmp"
+chmod 0644 "$kernel_tmp" "$img_tmp"
+mv "$kernel_tmp" "$out/vmlinuz"
+mv "$img_tmp" "$out/initramfs.cpio.gz"
 echo "guest: $out/vmlinuz ($kver), $out/initramfs.cpio.gz ($(du -h "$out/initramfs.cpio.gz" | cut -f1))"
