@@ -1,34 +1,59 @@
 #!/usr/bin/env bash
 # Host side of the pvmig.ko tests: boots TCG guests that run
 # pvmig-test-module (pvmig.test=module) and fails if any check fails.
-# Needs the guest image with this module in it: `make guest` first.
-#   guest/module/tests/run.sh [--rounds N]
+# Needs the guest image with this module in it: `make guest` first
+# (`make guest GUEST_KERNEL=6.12` for GUEST_KERNEL=6.12).
+#   [GUEST_KERNEL=6.1|6.12] guest/module/tests/run.sh [--rounds N]
+# GUEST_KERNEL chooses the image: 6.1 (default) is build/guest/, 6.12 is
+# build/guest-6.12/; the test program is build/guest/bin's for both.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../../.." && pwd)
-guest=${GUEST_DIR:-$top/build/guest}
+kernel=${GUEST_KERNEL:-6.1}
+case $kernel in
+6.1) guest=${GUEST_DIR:-$top/build/guest} ;;
+6.12) guest=${GUEST_DIR:-$top/build/guest-$kernel} ;;
+*) echo "tests/run.sh: GUEST_KERNEL=$kernel is not supported (supported: 6.1, 6.12)" >&2; exit 2 ;;
+esac
+bin=$top/build/guest/bin
 rounds=200
 [ "${1:-}" = "--rounds" ] && rounds=$2
+make_hint="make guest$([ "$kernel" = 6.1 ] || echo " GUEST_KERNEL=$kernel")"
 
 img=$guest/initramfs.cpio.gz
-for f in "$guest/modules/pvmig.ko" "$guest/bin/pvmig-test-module" "$img"; do
-	[ -e "$f" ] || { echo "tests/run.sh: $f missing; run 'make guest'" >&2; exit 2; }
+for f in "$guest/modules/pvmig.ko" "$bin/pvmig-test-module" "$guest/vmlinuz" "$img"; do
+	[ -e "$f" ] || { echo "tests/run.sh: $f missing; run '$make_hint'" >&2; exit 2; }
 done
-for f in "$guest/modules/pvmig.ko" "$guest/bin/pvmig-test-module"; do
+for f in "$guest/modules/pvmig.ko" "$bin/pvmig-test-module"; do
 	if [ "$f" -nt "$img" ]; then
-		echo "tests/run.sh: $f is newer than the guest image; run 'make guest'" >&2
+		echo "tests/run.sh: $f is newer than the guest image; run '$make_hint'" >&2
 		exit 2
 	fi
 done
+# tools/run-guest.sh boots build/guest/ and has no option for another
+# image; QEMU takes the last -kernel and -initrd it is given, so these,
+# appended through --extra (which run-guest.sh splits at spaces), choose it.
+case $guest in
+*[[:space:]]*) echo "tests/run.sh: $guest: a path with spaces cannot be passed on" >&2; exit 2 ;;
+esac
+image_args="-kernel $guest/vmlinuz -initrd $img"
 
 failed=0
 boot() {
 	local name=$1 mem=$2 append=$3 log rc=0
 	log=$(mktemp)
 	echo "== $name: ${mem} MB, smp 2, $append"
-	"$top/tools/run-guest.sh" --mem "$mem" --smp 2 --timeout 1200 \
+	"$top/tools/run-guest.sh" --mem "$mem" --smp 2 --timeout 1200 --extra "$image_args" \
 		--append "pvmig.module=1 pvmig.test=module $append" >"$log" 2>&1 || rc=$?
 	tr -d '\r' <"$log" | grep -E '^(PASS|FAIL) ' | sed "s/^/[$name] /" || true
+	booted=$(tr -d '\r' <"$log" | sed -n 's/^pvmig-init: kernel //p' | head -n 1)
+	case $booted in
+	"$kernel".*) echo "[$name] kernel $booted" ;;
+	*)
+		echo "[$name] FAIL booted kernel '${booted:-unknown}', not $kernel"
+		[ "$rc" -ne 0 ] || rc=1
+		;;
+	esac
 	if [ "$rc" -ne 0 ] || tr -d '\r' <"$log" | grep -q -E '^FAIL |BUG:|Oops|WARNING: CPU'; then
 		echo "== $name: FAILED (rc=$rc); console tail:"
 		tr -d '\r' <"$log" | tail -n 30
