@@ -13,7 +13,7 @@ usage() {
 	echo "usage: mkinitramfs.sh [--kernel VMLINUZ --modules-tree DIR] [--bin DIR] OUT_DIR" >&2
 	exit 2
 }
-kernel= tree= bindir=
+kernel='' tree='' bindir=''
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--kernel) kernel=$2; shift 2 ;;
