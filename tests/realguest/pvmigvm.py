@@ -196,7 +196,7 @@ class Guest:
                 "-L", "/usr/share/qemu", "-L", "/usr/share/seabios",
                 "-m", f"{mem_mb}M", "-smp", "1",
                 "-kernel", f"{img}/vmlinuz", "-initrd", f"{img}/initrd.img",
-                "-append", "root=/dev/vda rw console=ttyS0",
+                "-append", "root=/dev/vda rw console=ttyS0 quiet",
                 "-drive", f"file={self.disk},if=virtio,format=qcow2,cache=unsafe",
                 "-chardev", f"file,id=con0,path={self.console}",
                 "-serial", "chardev:con0",

@@ -3,20 +3,21 @@
 """The real Debian guest with the pvmig package, under our QEMU (TCG).
 
     realguest.py --img DIR [--qemu PATH] [--workdir DIR] [--json FILE]
-                 [--phase ports|migrate|all]
 
-ports:   boots without the org.pvmig.0 port: the module is loaded (DKMS
+One boot (a systemd guest under TCG takes minutes), two phases:
+ports:   booted without the org.pvmig.0 port: the module is loaded (DKMS
          built it, modules-load.d loaded it), the agent is not running and
          not restarted; a port with a socket chardev is hot-added: the agent
          starts, sends HELLO each time the host end connects, survives the
          host end closing and coming back (same PID); the port is unplugged:
          the agent stops; the pvmig device is hot-added: it starts again and
          says HELLO to the device (module present); `systemctl stop` is clean.
-migrate: boots with the pvmig device, frees memory it has written, holds a
-         checksummed file in tmpfs, live-migrates to a second QEMU and checks
-         that hints were applied, that no page was lost (RAM comparison,
-         differences only where the hint log excuses them) and that the file
-         still matches its checksum on the destination.
+migrate: the agent started again, the guest frees memory it has written and
+         holds a checksummed file in tmpfs; it live-migrates to a second
+         QEMU (the device on its command line, same port number) and the
+         test checks that hints were applied, that no page was lost (RAM
+         comparison, differences only where the hint log excuses them) and
+         that the file still matches its checksum on the destination.
 Exit 0 on success, 1 on a failed check (message on stderr).
 """
 import argparse
@@ -32,7 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pvmigvm import Fail, Guest, compare_ram, log, wait_for  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-PVMIG_MAGIC_LEN = 4
+# The port number of the hot-added ports (qemu-ga has port 1).
+PVMIG_NR = 2
 
 
 def unit(g, prop="ActiveState,SubState,MainPID,NRestarts,Result,ExecMainStatus"):
@@ -65,9 +67,8 @@ def read_hello(path, timeout=30):
     return data
 
 
-def phase_ports(a, res):
-    g = Guest(a.qemu, a.img, a.workdir, "ports", mem_mb=a.mem, pvmig_port=False)
-    try:
+def phase_ports(a, g, res):
+    if True:
         res["boot_s"] = round(g.wait_boot(), 1)
         res["boot_ready_s"] = round(g.ready_s, 1)
         log(f"booted without the pvmig port in {res['boot_s']} s "
@@ -100,7 +101,7 @@ def phase_ports(a, res):
                 "addr": {"type": "unix", "data": {"path": sock}},
                 "server": True, "wait": False}})
         g.qmp.cmd("device_add", driver="virtserialport", id="pvport",
-                  bus="vser0.0", chardev="pvc", name="org.pvmig.0")
+                  bus="vser0.0", nr=PVMIG_NR, chardev="pvc", name="org.pvmig.0")
         u = wait_unit(g, "active")
         pid = u["MainPID"]
         log(f"port hot-added: pvmig-agent active (pid {pid})")
@@ -124,7 +125,7 @@ def phase_ports(a, res):
         log("port unplugged: pvmig-agent stopped (Result=success)")
 
         g.qmp.cmd("device_add", driver="pvmig", id="pvmig0", bus="vser0.0",
-                  name="org.pvmig.0")
+                  nr=PVMIG_NR, name="org.pvmig.0")
         wait_unit(g, "active")
         caps = wait_for("HELLO at the pvmig device", 30, lambda: g.qmp.cmd(
             "qom-get", path="/machine/peripheral/pvmig0", property="guest-caps"))
@@ -141,24 +142,16 @@ def phase_ports(a, res):
         _, jl, _ = g.qga.sh("journalctl -b -u pvmig-agent.service --no-pager -o cat")
         res["agent_journal_tail"] = jl.strip().splitlines()[-3:]
         log(f"systemctl stop: clean (status 0); journal: {res['agent_journal_tail']}")
-    finally:
-        g.stop()
 
 
-def phase_migrate(a, res):
-    shm = tempfile.mkdtemp(prefix="pvmig-real-", dir="/dev/shm")
-    hint_log = f"{a.workdir}/src.hintlog"
-    disk = f"{a.workdir}/migrate.qcow2"
+def phase_migrate(a, src, shm, hint_log, res):
+    """Migrates the guest of phase_ports (its pvmig device hot-added there,
+    at port PVMIG_NR, which the destination's command line repeats)."""
     port = free_port()
-    src = dst = None
+    dst = None
     try:
-        src = Guest(a.qemu, a.img, a.workdir, "src", mem_mb=a.mem, disk=disk,
-                    ram_file=f"{shm}/src", env={"PVMIG_HINT_LOG": hint_log})
-        res["boot_s_src"] = round(src.wait_boot(), 1)
+        src.qga.sh("systemctl start pvmig-agent.service")
         wait_unit(src, "active")
-        wait_for("HELLO at the source device", 30, lambda: src.qmp.cmd(
-            "qom-get", path="/machine/peripheral/pvmig0", property="guest-caps"))
-        log(f"source booted in {res['boot_s_src']} s, pvmig-agent active")
         # Memory the guest wrote and freed (what hints skip), and data it
         # keeps in RAM (tmpfs) with its checksum, checked after the switch.
         src.qga.sh(f"yes pvmig-freed-page | head -c {a.free_mb}M >/dev/shm/junk && "
@@ -170,8 +163,10 @@ def phase_migrate(a, res):
         log(f"guest freed {a.free_mb} MiB it had written, holds {a.data_mb} MiB "
             f"of checked data; {free.strip()}")
 
-        dst = Guest(a.qemu, a.img, a.workdir, "dst", mem_mb=a.mem, disk=disk,
-                    ram_file=f"{shm}/dst", incoming=f"tcp:127.0.0.1:{port}")
+        dst = Guest(a.qemu, a.img, a.workdir, "dst", mem_mb=a.mem, disk=src.disk,
+                    ram_file=f"{shm}/dst", incoming=f"tcp:127.0.0.1:{port}",
+                    pvmig_port=False, extra=["-device", "pvmig,id=pvmig0,bus=vser0.0,"
+                                             f"nr={PVMIG_NR},name=org.pvmig.0"])
         src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 4 << 30,
                                                  "downtime-limit": 300})
         t0 = time.monotonic()
@@ -209,10 +204,8 @@ def phase_migrate(a, res):
         log("destination: data checksum ok, pvmig-agent active")
         res["verified"] = True
     finally:
-        for g in (src, dst):
-            if g:
-                g.stop()
-        shutil.rmtree(shm, ignore_errors=True)
+        if dst:
+            dst.stop()
 
 
 def free_port():
@@ -230,7 +223,6 @@ def main():
         "PVMIG_QEMU", f"{ROOT}/build/qemu/qemu-system-x86_64"))
     p.add_argument("--workdir")
     p.add_argument("--json", help="write the results object here")
-    p.add_argument("--phase", choices=("ports", "migrate", "all"), default="all")
     p.add_argument("--mem", type=int, default=1024, help="guest RAM, MiB")
     p.add_argument("--free-mb", type=int, default=400)
     p.add_argument("--data-mb", type=int, default=64)
@@ -240,19 +232,25 @@ def main():
                                               dir=f"{ROOT}/build/run")
     os.makedirs(a.workdir, exist_ok=True)
     log(f"workdir {a.workdir}")
-    res = {"img": a.img, "mem_mb": a.mem}
+    res = {"img": a.img, "mem_mb": a.mem, "ports": {}, "migrate": {}}
+    shm = tempfile.mkdtemp(prefix="pvmig-real-", dir="/dev/shm")
+    hint_log = f"{a.workdir}/src.hintlog"
+    g = None
     rc = 0
     try:
-        if a.phase in ("ports", "all"):
-            res["ports"] = {}
-            phase_ports(a, res["ports"])
-        if a.phase in ("migrate", "all"):
-            res["migrate"] = {}
-            phase_migrate(a, res["migrate"])
+        # One boot for both phases: TCG boots of a systemd guest are slow.
+        g = Guest(a.qemu, a.img, a.workdir, "src", mem_mb=a.mem, pvmig_port=False,
+                  ram_file=f"{shm}/src", env={"PVMIG_HINT_LOG": hint_log})
+        phase_ports(a, g, res["ports"])
+        phase_migrate(a, g, shm, hint_log, res["migrate"])
     except Fail as e:
         print(f"realguest: FAIL: {e}", file=sys.stderr)
         res["error"] = str(e)
         rc = 1
+    finally:
+        if g:
+            g.stop()
+        shutil.rmtree(shm, ignore_errors=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -1,0 +1,249 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The real Debian guest with the pvmig package under libvirt.
+
+    libvirt.py --img DIR [--qemu PATH] [--workdir DIR] [--json FILE]
+
+Starts two private libvirtd instances (tools/libvirt/instance.sh, each its
+own host UUID), defines the guest on the first from
+tools/libvirt/pvmig-domain.xml.in with our QEMU as <emulator>, and checks:
+  - the guest boots, pvmig-agent runs and says HELLO to the device;
+  - `virsh migrate --live` to the second instance: the device's counters
+    (read with `virsh qemu-monitor-command` while it runs) show hints, and
+    the guest's checksummed tmpfs data is intact on the destination;
+  - `virsh save` / `virsh restore` with the agent running and with it
+    stopped: the file sizes, and the data intact after each restore.
+Exit 0 on success, 1 on a failed check.
+"""
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pvmigvm import Fail, log, wait_for  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TOOLS = f"{ROOT}/tools/libvirt"
+NAME = "pvmig-real"
+COUNTERS = ("epochs", "pages-hinted", "pages-cleared", "ranges",
+            "rejected-messages", "rejected-no-agent")
+
+
+def run(argv, check=True, timeout=900):
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise Fail(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+class Virsh:
+    def __init__(self, uri):
+        self.uri = uri
+
+    def __call__(self, *args, check=True, timeout=900):
+        return run(["virsh", "-q", "-c", self.uri] + list(args), check, timeout).stdout
+
+    def qmp(self, cmd, **args):
+        msg = {"execute": cmd}
+        if args:
+            msg["arguments"] = args
+        out = self("qemu-monitor-command", NAME, json.dumps(msg))
+        r = json.loads(out)
+        if "error" in r:
+            raise Fail(f"QMP {cmd}: {r['error']}")
+        return r["return"]
+
+    def counters(self):
+        return {n: self.qmp("qom-get", path="/machine/peripheral/pvmig0",
+                            property="stat-" + n) for n in COUNTERS}
+
+    def agent(self, cmd, timeout=10, **args):
+        msg = {"execute": cmd}
+        if args:
+            msg["arguments"] = args
+        out = self("qemu-agent-command", "--timeout", str(timeout), NAME,
+                   json.dumps(msg), timeout=timeout + 30)
+        return json.loads(out)["return"]
+
+    def agent_up(self):
+        try:
+            self.agent("guest-ping", timeout=3)
+            return True
+        except Fail:
+            return False
+
+    def sh(self, script, timeout=300, check=True):
+        pid = self.agent("guest-exec", path="/bin/sh", arg=["-c", script],
+                         **{"capture-output": True})["pid"]
+        end = time.monotonic() + timeout
+        while True:
+            st = self.agent("guest-exec-status", pid=pid)
+            if st.get("exited"):
+                break
+            if time.monotonic() > end:
+                raise Fail(f"guest command timed out: {script}")
+            time.sleep(0.3)
+        out = base64.b64decode(st.get("out-data", "")).decode(errors="replace")
+        err = base64.b64decode(st.get("err-data", "")).decode(errors="replace")
+        if check and st.get("exitcode") != 0:
+            raise Fail(f"guest command failed ({st.get('exitcode')}): {script}\n{out}{err}")
+        return st.get("exitcode"), out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def dirty_and_free(v, free_mb):
+    """Writes free_mb MiB the guest then frees: what hints let migration skip."""
+    v.sh(f"yes pvmig-freed-page | head -c {free_mb}M >/dev/shm/junk && "
+         "rm /dev/shm/junk && sync && echo 1 >/proc/sys/vm/drop_caches")
+
+
+def agent_active(v):
+    _, out = v.sh("systemctl is-active pvmig-agent.service", check=False)
+    return out.strip() == "active"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--img", required=True)
+    p.add_argument("--qemu", default=os.environ.get(
+        "PVMIG_QEMU", f"{ROOT}/build/qemu/qemu-system-x86_64"))
+    p.add_argument("--workdir")
+    p.add_argument("--json")
+    p.add_argument("--mem", type=int, default=1024)
+    p.add_argument("--free-mb", type=int, default=400)
+    p.add_argument("--data-mb", type=int, default=64)
+    a = p.parse_args()
+    a.qemu = os.path.abspath(a.qemu)
+    a.workdir = os.path.abspath(a.workdir or tempfile.mkdtemp(
+        prefix="libvirt-", dir=f"{ROOT}/build/run"))
+    os.makedirs(a.workdir, exist_ok=True)
+    log(f"workdir {a.workdir}")
+    res = {"mem_mb": a.mem, "free_mb": a.free_mb}
+    started = []
+    rc = 0
+    try:
+        uris = []
+        for tag, uuid in (("A", "5eed0000-0000-4000-8000-00000000000a"),
+                          ("B", "5eed0000-0000-4000-8000-00000000000b")):
+            d = f"{a.workdir}/libvirt-{tag}"
+            started.append(d)
+            uris.append(run([f"{TOOLS}/instance.sh", "start", d, uuid]).stdout.strip())
+        A, B = Virsh(uris[0]), Virsh(uris[1])
+        log(f"libvirtd A: {A.uri}\nrealguest: libvirtd B: {B.uri}")
+
+        disk = f"{a.workdir}/disk.qcow2"
+        run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+             f"{a.img}/disk.raw", disk])
+        xml = f"{a.workdir}/{NAME}.xml"
+        with open(xml, "w") as f:
+            f.write(run([f"{TOOLS}/mkdomain.sh", NAME, a.qemu, str(a.mem), disk,
+                         f"{a.img}/vmlinuz", f"{a.img}/initrd.img",
+                         f"{a.workdir}/console.log"]).stdout)
+        A("define", xml)
+        t0 = time.monotonic()
+        A("start", NAME)
+        wait_for("guest agent (boot under libvirt)", 600, A.agent_up, interval=2)
+        res["boot_s"] = round(time.monotonic() - t0, 1)
+        A.sh("systemctl is-system-running --wait >/dev/null; true")
+        wait_for("pvmig-agent active", 60, lambda: agent_active(A), interval=1)
+        caps = wait_for("HELLO at the device", 30, lambda: A.qmp(
+            "qom-get", path="/machine/peripheral/pvmig0", property="guest-caps"))
+        log(f"booted under libvirt in {res['boot_s']} s; pvmig-agent active, "
+            f"guest-caps={caps}")
+
+        A.sh(f"head -c {a.data_mb}M /dev/urandom >/dev/shm/data && "
+             "sha256sum /dev/shm/data >/root/data.sha256")
+        dirty_and_free(A, a.free_mb)
+
+        # virsh migrate --live; the source QEMU is gone when it returns, so
+        # its counters are read while the migration runs (a query job).
+        seen = {}
+        stop = threading.Event()
+
+        def poll():
+            while not stop.is_set():
+                try:
+                    c = A.counters()
+                    if c["pages-cleared"] >= seen.get("pages-cleared", 0):
+                        seen.update(c)
+                except Fail:
+                    pass
+                time.sleep(0.3)
+        th = threading.Thread(target=poll, daemon=True)
+        th.start()
+        port = free_port()
+        t0 = time.monotonic()
+        out = run(["virsh", "-c", A.uri, "migrate", "--live", "--verbose",
+                   NAME, B.uri, f"tcp://127.0.0.1:{port}"], timeout=900)
+        res["migrate_s"] = round(time.monotonic() - t0, 1)
+        stop.set()
+        th.join()
+        res["migrate_counters"] = dict(seen)
+        log(f"virsh migrate --live: {res['migrate_s']} s; source counters "
+            f"during the migration: {seen} {out.stderr.strip()}")
+        if not seen or seen["pages-cleared"] == 0:
+            raise Fail(f"no hints in the device counters: {seen}")
+        if A("list", "--name").strip():
+            raise Fail("domain still running on A after the migration")
+        wait_for("guest agent on B", 120, B.agent_up, interval=1)
+        B.sh("sha256sum -c /root/data.sha256")
+        wait_for("pvmig-agent active on B", 60, lambda: agent_active(B), interval=1)
+        log("on B: data checksum ok, pvmig-agent active")
+
+        # virsh save / restore, with the agent running and stopped.
+        sizes = {}
+        for mode in ("pvmig", "no-agent"):
+            if mode == "no-agent":
+                B.sh("systemctl stop pvmig-agent.service")
+            dirty_and_free(B, a.free_mb)
+            f = f"{a.workdir}/save-{mode}.img"
+            t0 = time.monotonic()
+            B("save", NAME, f)
+            save_s = time.monotonic() - t0
+            sizes[mode] = os.path.getsize(f)
+            t0 = time.monotonic()
+            B("restore", f)
+            restore_s = time.monotonic() - t0
+            wait_for("guest agent after restore", 120, B.agent_up, interval=1)
+            B.sh("sha256sum -c /root/data.sha256")
+            res[f"save_{mode}"] = {"bytes": sizes[mode], "save_s": round(save_s, 1),
+                                   "restore_s": round(restore_s, 1),
+                                   "counters_after_restore": B.counters()}
+            log(f"save/restore ({mode}): file {sizes[mode] >> 20} MiB, save "
+                f"{save_s:.1f} s, restore {restore_s:.1f} s, data ok")
+            os.unlink(f)
+        res["save_size_ratio"] = round(sizes["pvmig"] / sizes["no-agent"], 3)
+        B("destroy", NAME)
+        res["verified"] = True
+    except (Fail, subprocess.TimeoutExpired) as e:
+        print(f"libvirt: FAIL: {e}", file=sys.stderr)
+        res["error"] = str(e)
+        rc = 1
+    finally:
+        for d in started:
+            run([f"{TOOLS}/instance.sh", "stop", d], check=False)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(res, f, indent=1)
+    if rc == 0:
+        shutil.rmtree(f"{a.workdir}", ignore_errors=True) if os.environ.get("PVMIG_RM_WORKDIR") else None
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
