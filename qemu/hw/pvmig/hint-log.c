@@ -22,6 +22,7 @@
 #include "qemu/osdep.h"
 #include "qemu/thread.h"
 #include "qemu/notify.h"
+#include "qemu/timer.h"
 #include "qemu/units.h"
 #include "exec/target_page.h"
 #include "migration/misc.h"
@@ -50,24 +51,107 @@ void pvmig_hint_log_flush(void)
 }
 
 /*
- * A shared file-backed block (the test driver's RAM in /dev/shm) is read
- * through its file: a hole in a tmpfs file reads as zeros without being
- * allocated, while touching it through the mapping would allocate it
- * (shared mappings have no zero page) and cost more than the hashing.
- * Private mappings and anonymous RAM are read in place.
+ * Where the time goes, and why it is spent this way: the hash must be
+ * taken now, before the hint clears the page from the bitmap (a write
+ * the dirty log missed afterwards must not be excused), so the cost lands
+ * on the hinting thread.  Three things keep it small:
+ *
+ * - A page the host never backed (a hole in the shm file of the test
+ *   driver's RAM, an untouched anonymous page) reads as zeros.  mincore()
+ *   tells which pages are backed without touching the others: touching a
+ *   hole through a shared mapping would allocate it (shared mappings have
+ *   no zero page).  Unbacked pages are logged with the zero page's hash,
+ *   consecutive ones as one line.  A page that is not resident for
+ *   another reason (swapped out) is logged as zero too: if it was not,
+ *   the comparison finds a hash mismatch and reports a lost page, so the
+ *   error can only be a false alarm, never an excuse.
+ * - Backed pages are hashed in place, no copy.
+ * - Lines are formatted by hand into one buffer, one write per batch.
  */
-#define HINT_LOG_CHUNK (256 * KiB)
-static uint8_t *hint_log_buf;
+#define HINT_LOG_BATCH_PAGES 256
+/* A line's size beyond the block name: three hex numbers and separators. */
+#define HINT_LOG_LINE_FIXED (3 * 17 + 1)
 
-static void hint_log_pages(const char *name, uint64_t offset,
-                           const uint8_t *data, size_t len, size_t page)
+static uint64_t hint_log_zero_hash;
+static size_t hint_log_zero_hash_page;  /* the page size it was taken for */
+static uint64_t hint_log_ns;
+static char hint_log_text[64 * KiB];
+
+static char *put_hex(char *p, uint64_t v)
 {
-    size_t done;
+    static const char digits[] = "0123456789abcdef";
+    char tmp[16];
+    int n = 0;
 
-    for (done = 0; done + page <= len; done += page) {
-        fprintf(hint_log, "%s %" PRIx64 " %" PRIx64 "\n", name,
-                offset + done, pvmig_page_hash(data + done, page));
+    do {
+        tmp[n++] = digits[v & 15];
+        v >>= 4;
+    } while (v);
+    while (n) {
+        *p++ = tmp[--n];
     }
+    return p;
+}
+
+/* "<block> <offset> <hash>[ <pages>]\n": the format of pvmig_page_hash.h */
+static char *put_line(char *p, const char *name, uint64_t offset,
+                      uint64_t hash, uint64_t pages)
+{
+    p = stpcpy(p, name);
+    *p++ = ' ';
+    p = put_hex(p, offset);
+    *p++ = ' ';
+    p = put_hex(p, hash);
+    if (pages > 1) {
+        *p++ = ' ';
+        p = put_hex(p, pages);
+    }
+    *p++ = '\n';
+    return p;
+}
+
+static uint64_t zero_page_hash(size_t page)
+{
+    if (hint_log_zero_hash_page != page) {
+        void *zero = g_malloc0(page);
+
+        hint_log_zero_hash = pvmig_page_hash(zero, page);
+        hint_log_zero_hash_page = page;
+        g_free(zero);
+    }
+    return hint_log_zero_hash;
+}
+
+/* Up to HINT_LOG_BATCH_PAGES pages from @host, @offset in block @name. */
+static void hint_log_batch(const char *name, uint64_t offset,
+                           const uint8_t *host, size_t pages, size_t page)
+{
+    unsigned char backed[HINT_LOG_BATCH_PAGES];
+    size_t line_max = strlen(name) + HINT_LOG_LINE_FIXED;
+    char *p = hint_log_text;
+    size_t i, run;
+
+    if (!QEMU_IS_ALIGNED((uintptr_t)host, qemu_real_host_page_size()) ||
+        mincore((void *)host, pages * page, backed) < 0) {
+        memset(backed, 1, pages);       /* unknown: read every page */
+    }
+    for (i = 0; i < pages; i += run) {
+        run = 1;
+        if (p + line_max > hint_log_text + sizeof(hint_log_text)) {
+            fwrite(hint_log_text, 1, p - hint_log_text, hint_log);
+            p = hint_log_text;
+        }
+        if (backed[i] & 1) {
+            p = put_line(p, name, offset + i * page,
+                         pvmig_page_hash(host + i * page, page), 1);
+            continue;
+        }
+        while (i + run < pages && !(backed[i + run] & 1)) {
+            run++;
+        }
+        p = put_line(p, name, offset + i * page, zero_page_hash(page), run);
+    }
+    fwrite(hint_log_text, 1, p - hint_log_text, hint_log);
 }
 
 void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
@@ -75,33 +159,34 @@ void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
 {
     size_t page = qemu_target_page_size();
     const char *name = qemu_ram_get_idstr(rb);
-    int fd = qemu_ram_get_fd(rb);
-    bool via_file = fd >= 0 && qemu_ram_is_shared(rb);
+    int64_t t0 = get_clock();
     size_t done, n;
-    ssize_t got;
 
     if (!hint_log) {
         return;
     }
     trace_pvmig_hint_log_range(name, offset, len);
     qemu_mutex_lock(&hint_log_lock);
-    for (done = 0; done < len; done += n) {
-        n = MIN(len - done, HINT_LOG_CHUNK);
-        got = -1;
-        if (via_file) {
-            if (!hint_log_buf) {
-                hint_log_buf = g_malloc(HINT_LOG_CHUNK);
-            }
-            got = pread(fd, hint_log_buf, n, offset + done);
-        }
-        if (got == (ssize_t)n) {
-            hint_log_pages(name, offset + done, hint_log_buf, n, page);
-        } else {
-            hint_log_pages(name, offset + done,
-                           (const uint8_t *)host + done, n, page);
-        }
+    for (done = 0; done + page <= len; done += n * page) {
+        n = MIN((len - done) / page, HINT_LOG_BATCH_PAGES);
+        hint_log_batch(name, offset + done, (const uint8_t *)host + done,
+                       n, page);
     }
+    hint_log_ns += get_clock() - t0;
     qemu_mutex_unlock(&hint_log_lock);
+}
+
+uint64_t pvmig_hint_log_cost_ns(void)
+{
+    uint64_t ns;
+
+    if (!hint_log) {
+        return 0;
+    }
+    qemu_mutex_lock(&hint_log_lock);
+    ns = hint_log_ns;
+    qemu_mutex_unlock(&hint_log_lock);
+    return ns;
 }
 
 void pvmig_hint_log_host(const void *host, size_t len)
