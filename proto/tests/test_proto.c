@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "pvmig_internal.h"
+#include "pvmig_page_hash.h"
 
 #define MAX_PFN (UINT64_C(9) << 18)	/* 9 GiB of 4 KiB pages */
 
@@ -1240,6 +1241,39 @@ static void test_corpus(void **state)
 		      files, named);
 }
 
+/*
+ * The hint log's page hash must tell apart any two pages the RAM
+ * comparison could see: every single-bit change, and changes confined to
+ * the top bits of two words (which cancel in plain FNV over words).
+ */
+static void test_page_hash(void **state)
+{
+	static uint64_t page[512];
+	uint64_t base;
+
+	(void)state;
+	memset(page, 0xa5, sizeof(page));
+	base = pvmig_page_hash(page, sizeof(page));
+	for (size_t bit = 0; bit < sizeof(page) * 8; bit++) {
+		page[bit / 64] ^= 1ULL << (bit % 64);
+		assert_true(pvmig_page_hash(page, sizeof(page)) != base);
+		page[bit / 64] ^= 1ULL << (bit % 64);
+	}
+	page[3] ^= 1ULL << 63;
+	page[7] ^= 1ULL << 63;
+	assert_true(pvmig_page_hash(page, sizeof(page)) != base);
+	page[3] ^= 1ULL << 63;
+	page[7] ^= 1ULL << 63;
+	/* Words swapped between lanes, and a different length. */
+	page[0] = 1;
+	page[1] = 2;
+	base = pvmig_page_hash(page, sizeof(page));
+	page[0] = 2;
+	page[1] = 1;
+	assert_true(pvmig_page_hash(page, sizeof(page)) != base);
+	assert_true(pvmig_page_hash(page, 2048) != pvmig_page_hash(page, 4096));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_max_payload),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_corpus),
+		cmocka_unit_test(test_page_hash),
 	};
 
 	return cmocka_run_group_tests_name("pvmig_proto", tests, NULL, NULL);
