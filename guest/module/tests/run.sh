@@ -39,8 +39,9 @@ esac
 image_args="-kernel $guest/vmlinuz -initrd $img"
 
 failed=0
+oops_re='BUG:|Oops|WARNING: CPU|invalid opcode|general protection fault|Kernel panic'
 boot() {
-	local name=$1 mem=$2 append=$3 log rc=0
+	local name=$1 mem=$2 append=$3 log rc=0 booted oops
 	log=$(mktemp)
 	echo "== $name: ${mem} MB, smp 2, $append"
 	"$top/tools/run-guest.sh" --mem "$mem" --smp 2 --timeout 1200 --extra "$image_args" \
@@ -55,7 +56,14 @@ boot() {
 		;;
 	esac
 	if [ "$rc" -ne 0 ] || tr -d '\r' <"$log" | grep -q -E '^FAIL |BUG:|Oops|WARNING: CPU'; then
-		echo "== $name: FAILED (rc=$rc); console tail:"
+		echo "== $name: FAILED (rc=$rc)"
+		# the start of the first oops says what failed, the tail where it ended
+		oops=$(tr -d '\r' <"$log" | grep -n -m1 -E "$oops_re" | cut -d: -f1 || true)
+		if [ -n "$oops" ]; then
+			echo "== $name: console from the first oops (line $oops):"
+			tr -d '\r' <"$log" | sed -n "$((oops > 5 ? oops - 5 : 1)),$((oops + 40))p"
+		fi
+		echo "== $name: console tail:"
 		tr -d '\r' <"$log" | tail -n 30
 		failed=1
 	else
