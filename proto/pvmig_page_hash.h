@@ -8,6 +8,10 @@
  *
  *     <ramblock-name> <offset-in-block, hex> <pvmig_page_hash, hex> [<pages, hex>]
  *
+ * The first line names the format's version, "#pvmig-hint-log <n>": a
+ * reader must refuse a log whose hashes it would compute differently
+ * (a QEMU built from other sources than the comparison).
+ *
  * The optional fourth field says the line stands for that many
  * consecutive pages with the same hash (1 without it): the log writes
  * runs of untouched, all-zero pages as one line.
@@ -23,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#define PVMIG_HINT_LOG_VERSION 2
 
 /*
  * FNV-1a's step over 64-bit words in four interleaved lanes, each step

@@ -2,6 +2,8 @@
 #include "hintlog.h"
 #include "util.h"
 
+#include "pvmig_page_hash.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +53,11 @@ void hintlog_parse_line(struct hintlog *h, const char *line, const char *block)
 		p++;
 	if (*p == '\0' || *p == '\n')
 		return;
+	if (*p == '#') {
+		if (sscanf(p, "#pvmig-hint-log %d", &h->version) != 1)
+			goto bad;
+		return;
+	}
 	name = p;
 	while (*p && !isspace((unsigned char)*p))
 		p++;
@@ -114,6 +121,9 @@ int hintlog_load(struct hintlog *h, const char *path, const char *block,
 		ret = -1;
 	free(line);
 	fclose(f);
+	if (!ret && (h->entries || h->other_blocks || h->version) &&
+	    h->version != PVMIG_HINT_LOG_VERSION)
+		ret = -2;
 	return ret;
 }
 

@@ -22,6 +22,7 @@ struct hintlog {
 	uint64_t pages;		/* distinct pages of this block */
 	uint64_t other_blocks;	/* lines naming another block */
 	uint64_t malformed;	/* unparsable, unaligned or out of range */
+	int version;		/* from the "#pvmig-hint-log N" line, 0: none */
 	/*
 	 * The guest's free pages must read as zero (init_on_free): a page
 	 * its hint skipped is excused only if the destination's copy is
@@ -33,7 +34,8 @@ struct hintlog {
 /*
  * Loads @path, keeping only lines for @block of @block_bytes bytes.  A
  * missing file is an empty log (a QEMU without hints writes none).
- * Returns 0, or -1 with errno on a read error.
+ * Returns 0, or -1 with errno on a read error, or -2 if the log is not
+ * of PVMIG_HINT_LOG_VERSION (its hashes would not compare).
  */
 int hintlog_load(struct hintlog *h, const char *path, const char *block,
 		 uint64_t block_bytes);

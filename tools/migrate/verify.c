@@ -5,6 +5,8 @@
  */
 #include "run.h"
 
+#include "pvmig_page_hash.h"
+
 #include "pvmig_proto.h"
 
 #include <errno.h>
@@ -77,11 +79,18 @@ static int compare_ram(struct run *r, struct ramcmp_result *res)
 	 */
 	if (r->o.sweeper) {
 		hintlog_init(&log, size);
-	} else if (hintlog_load(&log, r->src.hint_log, RAM_BLOCK, size) < 0) {
+	} else if ((rc = hintlog_load(&log, r->src.hint_log, RAM_BLOCK, size)) < 0) {
+		int version = log.version;
+
 		hintlog_free(&log);
 		json_decref(gpas);
-		return infra_fail(r, FAIL_SETUP, "cannot read hint log %s: %s", r->src.hint_log,
-				  strerror(errno));
+		if (rc == -2)
+			return infra_fail(r, FAIL_SETUP, "hint log %s is of version %d, "
+					  "this comparison reads %d: QEMU and the driver "
+					  "were built from different sources", r->src.hint_log,
+					  version, PVMIG_HINT_LOG_VERSION);
+		return infra_fail(r, FAIL_SETUP, "cannot read hint log %s: %s",
+				  r->src.hint_log, strerror(errno));
 	}
 	log.free_reads_zero = free_reads_zero(r);
 	json_object_set_new(r->out, "free_reads_zero",

@@ -236,6 +236,7 @@ static void __attribute__((constructor)) pvmig_hint_log_init(void)
         exit(1);
     }
     setvbuf(hint_log, NULL, _IOFBF, 1 << 20);
+    fprintf(hint_log, "#pvmig-hint-log %d\n", PVMIG_HINT_LOG_VERSION);
     qemu_mutex_init(&hint_log_lock);
     hint_log_migration_notifier.notify = hint_log_migration_state;
     add_migration_state_change_notifier(&hint_log_migration_notifier);

@@ -103,6 +103,7 @@ static void test_rejects_what_it_cannot_place(void **state)
 static void test_load_file(void **state)
 {
 	static const char text[] =
+		"#pvmig-hint-log 2\n"
 		"ram0 0 a\nvga.vram 0 b\nram0 f000 c\ngarbage\nram0 1000 d";
 	char *path = test_tmpfile("hintlog");
 	struct hintlog h;
@@ -118,6 +119,20 @@ static void test_load_file(void **state)
 	assert_int_equal(hash, 0xc);
 	assert_true(hintlog_lookup(&h, 1, &hash));	/* no final newline */
 	assert_int_equal(hash, 0xd);
+	hintlog_free(&h);
+	unlink(path);
+
+	/* A log of another version, or none (an older QEMU), is refused. */
+	test_write_file(path, "#pvmig-hint-log 1\nram0 0 a\n", 25);
+	assert_int_equal(hintlog_load(&h, path, "ram0", BLOCK_BYTES), -2);
+	assert_int_equal(h.version, 1);
+	hintlog_free(&h);
+	test_write_file(path, "ram0 0 a\n", 9);
+	assert_int_equal(hintlog_load(&h, path, "ram0", BLOCK_BYTES), -2);
+	hintlog_free(&h);
+	/* A header alone: a QEMU that hinted nothing. */
+	test_write_file(path, "#pvmig-hint-log 2\n", 18);
+	assert_int_equal(hintlog_load(&h, path, "ram0", BLOCK_BYTES), 0);
 	hintlog_free(&h);
 	unlink(path);
 
