@@ -27,7 +27,7 @@ GUEST_OUT := $(BUILD)/guest-$(GUEST_KERNEL)
 endif
 
 .PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check lint \
-	demo bench bench-module fuzz fuzz-coverage soak install deb clean
+	demo bench bench-latency bench-module fuzz fuzz-coverage soak install deb clean
 
 all: qemu guest tools
 
@@ -108,6 +108,10 @@ fuzz-coverage: deps
 
 bench: qemu guest tools
 	QUICK=$(QUICK) tools/bench/run.sh
+
+# Hint latency per guest size and scenario (production and verified).
+bench-latency: qemu guest tools
+	tools/bench/latency.sh
 
 bench-module: qemu guest
 	guest/module/bench/run.sh

@@ -7,6 +7,7 @@
   markdown RUNS.json       the README's headline table (latest.md)
   kvm-table RUNS.json      the README's KVM tables (kvm.md)
   plot-data RUNS.json      per scenario, size and mode: the medians plot.sh draws
+  latency RUNS.json        the hint-latency table (latency.md)
 """
 
 import json
@@ -82,6 +83,7 @@ def main(argv):
         sys.stdout.write(text)
         return 1 if failed else 0
     one = {"markdown": tables.markdown, "kvm-table": tables.kvm_tables,
+           "latency": tables.latency_table,
            "plot-data": tables.plot_rows}
     if cmd in one:
         if len(args) != 1:

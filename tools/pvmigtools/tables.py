@@ -194,3 +194,37 @@ def plot_rows(runs):
         out.append("\t".join([str(g[0]["scenario"]), num(g[0]["guest_mb"]), str(g[0]["mode"])]
                              + ["" if v is None else num(v) for v in vals]))
     return "".join(line + "\n" for line in out)
+
+
+# ------------------------------------------------------------ latency.md
+def latency_table(runs):
+    """Hint latency (tools/bench/latency.sh): per scenario and guest size,
+    medians over completed runs of the first epoch's REQUEST-to-last-batch
+    time, the guest's walk and the agent's whole answer (REQUEST to END),
+    the setup wait, and the test-only hint log's own time in verified
+    runs.  Production runs lead (that is what users get)."""
+    def med(rs, f, scale=1):
+        v = median(_values(rs, f))
+        return "-" if v is None else num(jq_round(v / scale))
+
+    def pv(k):
+        return lambda r: r["pvmig"][k]
+
+    lines = ["| scenario | GB | runs | hint latency | walk | agent | setup wait "
+             "| verified: hint latency | hint log's own time |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    pv_runs = [r for r in runs if r.get("mode") == "pvmig"]
+    for sc in sorted({r.get("scenario") for r in pv_runs if isinstance(r.get("scenario"), str)}):
+        for g in group_by([r for r in pv_runs if r.get("scenario") == sc],
+                          lambda r: r.get("guest_mb")):
+            prod = completed(g)
+            ver = verified([r for r in g if not production(r)])
+            lines.append(
+                f"| {sc} | {num(g[0]['guest_mb'] / 1024)} | {len(prod)}+{len(ver)} | "
+                f"{med(prod, lambda r: r['hint_latency_ms'])} ms | "
+                f"{med(prod, pv('walk_us'), 1000)} ms | "
+                f"{med(prod, pv('agent_us'), 1000)} ms | "
+                f"{med(prod, lambda r: r['setup_wait_ms'])} ms | "
+                f"{med(ver, lambda r: r['hint_latency_ms'])} ms | "
+                f"{med(ver, pv('hint_log_us'), 1000)} ms |")
+    return "\n".join(lines) + "\n"
