@@ -45,6 +45,7 @@ if [ "${1:-}" != --e2e ]; then
 	unit unit-proto make -C proto check
 	unit unit-agent make -C guest/agent check
 	unit unit-migrate make -C tools/migrate check
+	unit unit-qemu make -C qemu/tests/unit check
 	unit unit-pvmigtools python3 -m unittest discover -s tools/pvmigtools/tests
 	run readme-targets tests/readme-targets.sh
 fi
