@@ -12,7 +12,10 @@
 #      `systemctl stop` is clean;
 #   3. a live migration of that guest is hinted and verified: no page lost
 #      (the RAM comparison, excused only by the hint log) and a checksummed
-#      file in the guest's tmpfs intact on the destination.
+#      file in the guest's tmpfs intact on the destination;
+#   4. the package on the image's base without kernel headers
+#      (tests/realguest/noheaders.sh): installs, DKMS says it skipped the
+#      module build, the agent's unit is enabled.
 # SKIP (77) only where it cannot run: not root, no debootstrap, or no
 # Debian archive in the machine's apt configuration.
 set -euo pipefail
@@ -33,6 +36,7 @@ t1=$(date +%s)
 img=$("$top/tests/realguest/mkimage.sh" "$deb")
 t2=$(date +%s)
 echo "package: $deb ($((t1 - t0)) s); image: $img ($((t2 - t1)) s)"
+"$top/tests/realguest/noheaders.sh" "$deb"
 mkdir -p "$top/build/check/json" "$top/build/run"
 nice python3 "$top/tests/realguest/realguest.py" --img "$img" --qemu "$qemu" \
 	--json "$top/build/check/json/real-guest.json"

@@ -146,6 +146,8 @@ def main():
     p.add_argument("--qemu", default=os.environ.get(
         "PVMIG_QEMU", f"{ROOT}/build/qemu/qemu-system-x86_64"))
     p.add_argument("--workdir")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory after a passing run")
     p.add_argument("--json")
     p.add_argument("--mem", type=int, default=1024)
     p.add_argument("--free-mb", type=int, default=400)
@@ -267,8 +269,9 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
-    if rc == 0:
-        shutil.rmtree(f"{a.workdir}", ignore_errors=True) if os.environ.get("PVMIG_RM_WORKDIR") else None
+    # A failed run keeps its work directory (consoles, libvirt logs).
+    if rc == 0 and not a.keep:
+        shutil.rmtree(a.workdir, ignore_errors=True)
     return rc
 
 

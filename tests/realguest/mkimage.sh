@@ -4,6 +4,7 @@
 # package installed so that DKMS builds the module for the image's kernel.
 #
 #   tests/realguest/mkimage.sh DEB     prints the image directory
+#   tests/realguest/mkimage.sh --base  prints the base root's tarball
 #
 # The directory, $PVMIG_CACHE/guest-img-<hash>, holds disk.raw (ext4, the
 # root file system, no partition table), vmlinuz and initrd.img for a direct
@@ -18,11 +19,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${PVMIG_CACHE:-/var/cache/pvmig}
 suite=${PVMIG_REALGUEST_SUITE:-bookworm}
-deb=${1:?usage: mkimage.sh path/to/pvmig_VERSION_ARCH.deb}
-deb=$(realpath "$deb")
+deb=${1:?usage: mkimage.sh path/to/pvmig_VERSION_ARCH.deb | --base}
 die() { echo "mkimage: $*" >&2; exit 1; }
 log() { echo "mkimage: $*" >&2; }
-[ -f "$deb" ] || die "no such package: $deb"
+base_only=false
+if [ "$deb" = --base ]; then
+	base_only=true
+else
+	deb=$(realpath "$deb")
+	[ -f "$deb" ] || die "no such package: $deb"
+fi
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot)"
 for t in debootstrap mkfs.ext4 sha256sum; do
 	command -v "$t" >/dev/null || die "$t missing (tools/setup-host.sh installs it)"
@@ -49,17 +55,21 @@ base_rootfs() { # DIR: a debootstrapped root with PKGS, configured to boot
 
 base_key=$( { echo "$suite $PKGS"; declare -f base_rootfs; } | sha256sum | cut -c1-16)
 base=$cache/guest-img-base-$base_key.tar
-img_key=$( { echo "$base_key"; sha256sum "$here/mkimage.sh" "$deb" | cut -d' ' -f1; } |
-	sha256sum | cut -c1-16)
-img=$cache/guest-img-$img_key
 mkdir -p "$cache"
+if ! $base_only; then
+	img_key=$( { echo "$base_key"; sha256sum "$here/mkimage.sh" "$deb" | cut -d' ' -f1; } |
+		sha256sum | cut -c1-16)
+	img=$cache/guest-img-$img_key
+fi
 
-exec 9>"$img.lock"
-flock 9
-if [ -e "$img/ok" ]; then
-	log "cached: $img"
-	echo "$img"
-	exit 0
+if ! $base_only; then
+	exec 9>"$img.lock"
+	flock 9
+	if [ -e "$img/ok" ]; then
+		log "cached: $img"
+		echo "$img"
+		exit 0
+	fi
 fi
 
 t0=$(date +%s)
@@ -80,6 +90,10 @@ mkdir -p "$rootfs"
 	fi
 ) 8>"$base.lock"
 t1=$(date +%s)
+if $base_only; then
+	echo "$base"
+	exit 0
+fi
 tar -C "$rootfs" -xf "$base"
 
 # Install the package as a user would (apt, so its Depends resolve), inside

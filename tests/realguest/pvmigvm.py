@@ -8,7 +8,6 @@ standard library: the tests run on a bare Debian host.
 import json
 import os
 import socket
-import struct
 import subprocess
 import time
 
@@ -270,78 +269,31 @@ class Guest:
         self.stderr.close()
 
 
-def load_hint_log(path, npages):
-    """The last logged hash of each hinted page of RAM_BLOCK.  Format (see
-    proto/pvmig_page_hash.h): "<block> <offset hex> <hash hex> [<pages hex>]",
-    the optional count a run of pages with one hash.  A line that cannot be
-    placed excuses nothing."""
-    hashes = {}
-    bad = 0
-    if not os.path.exists(path):
-        return hashes, bad
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) not in (3, 4):
-                bad += 1
-                continue
-            try:
-                off, h = int(parts[1], 16), int(parts[2], 16)
-                count = int(parts[3], 16) if len(parts) == 4 else 1
-            except ValueError:
-                bad += 1
-                continue
-            if parts[0] != RAM_BLOCK:
-                continue
-            first = off // PAGE
-            if off % PAGE or first >= npages or count < 1 or count > npages - first:
-                bad += 1
-                continue
-            for pfn in range(first, first + count):
-                hashes[pfn] = h
-    return hashes, bad
+def build_ramcmp(root, build):
+    """Compiles the RAM comparison (tests/realguest/ramcmp.c with the
+    driver's hintlog.c and ramcmp.c: the same hash and log reader) into
+    build/realguest/pvmig-ramcmp; returns its path."""
+    out = f"{build}/realguest/pvmig-ramcmp"
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    m = f"{root}/tools/migrate"
+    p = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-Wall", "-Wextra",
+                        f"-I{m}", f"-I{root}/proto", "-o", out,
+                        f"{root}/tests/realguest/ramcmp.c", f"{m}/hintlog.c",
+                        f"{m}/ramcmp.c", f"{m}/util.c"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Fail(f"building {out}: {p.stderr.strip()}")
+    return out
 
 
-def page_hash(page):
-    """pvmig_page_hash(): FNV-1a over 64-bit little-endian words."""
-    h = 0xCBF29CE484222325
-    for (w,) in struct.iter_unpack("<Q", page):
-        h = ((h ^ w) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def compare_ram(src_path, dst_path, hint_log):
-    """Compares the two RAM files page by page.  A differing page is excused
-    only if the hint log has it with the hash of the source's content;
-    anything else is lost.  Returns a dict of counts and the lost
-    guest-physical offsets (of the RAM block)."""
-    size = os.path.getsize(src_path)
-    if os.path.getsize(dst_path) != size:
-        raise Fail("RAM files differ in size")
-    npages = size // PAGE
-    hashes, bad = load_hint_log(hint_log, npages)
-    res = {"pages": npages, "differ": 0, "excused": 0, "lost": 0,
-           "hint_log_pages": len(hashes), "hint_log_bad": bad}
-    lost = []
-    chunk = 16 << 20
-    with open(src_path, "rb") as s, open(dst_path, "rb") as d:
-        off = 0
-        while off < size:
-            a = s.read(chunk)
-            b = d.read(chunk)
-            if a != b:
-                for i in range(0, len(a), PAGE):
-                    pa, pb = a[i:i + PAGE], b[i:i + PAGE]
-                    if pa == pb:
-                        continue
-                    res["differ"] += 1
-                    pfn = (off + i) // PAGE
-                    if pfn in hashes and hashes[pfn] == page_hash(pa):
-                        res["excused"] += 1
-                    else:
-                        res["lost"] += 1
-                        lost.append(off + i)
-            off += len(a)
-    return res, lost
+def compare_ram(tool, src_path, dst_path, hint_log):
+    """Compares the two RAM files page by page: a differing page is excused
+    only if the hint log has it with the hash of the source's content,
+    anything else is lost.  Returns the tool's counts and the first lost
+    offsets of the RAM block."""
+    p = subprocess.run([tool, src_path, dst_path, hint_log],
+                       capture_output=True, text=True)
+    if p.returncode not in (0, 1):
+        raise Fail(f"RAM comparison: {p.stderr.strip()}")
+    res = json.loads(p.stdout)
+    return res, res.pop("lost_off")

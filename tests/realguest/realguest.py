@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmigvm import Fail, Guest, compare_ram, log, wait_for  # noqa: E402
+from pvmigvm import Fail, Guest, build_ramcmp, compare_ram, log, wait_for  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The port number of the hot-added ports (qemu-ga has port 1).
@@ -188,7 +188,7 @@ def phase_migrate(a, src, shm, hint_log, res):
         res["counters"] = cnt
         log(f"migrated in {res['migration_s']} s: {res['migration']}, counters {cnt}")
         src.stop()  # QEMU flushes the hint log at exit
-        cmp, lost = compare_ram(f"{shm}/src", f"{shm}/dst", hint_log)
+        cmp, lost = compare_ram(a.ramcmp, f"{shm}/src", f"{shm}/dst", hint_log)
         res["ram_compare"] = cmp
         log(f"RAM comparison: {cmp}")
         if cmp["lost"]:
@@ -222,6 +222,8 @@ def main():
     p.add_argument("--qemu", default=os.environ.get(
         "PVMIG_QEMU", f"{ROOT}/build/qemu/qemu-system-x86_64"))
     p.add_argument("--workdir")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the work directory after a passing run")
     p.add_argument("--json", help="write the results object here")
     p.add_argument("--mem", type=int, default=1024, help="guest RAM, MiB")
     p.add_argument("--free-mb", type=int, default=400)
@@ -238,6 +240,7 @@ def main():
     g = None
     rc = 0
     try:
+        a.ramcmp = build_ramcmp(ROOT, os.environ.get("BUILD", f"{ROOT}/build"))
         # One boot for both phases: TCG boots of a systemd guest are slow.
         g = Guest(a.qemu, a.img, a.workdir, "src", mem_mb=a.mem, pvmig_port=False,
                   ram_file=f"{shm}/src", env={"PVMIG_HINT_LOG": hint_log})
@@ -254,6 +257,9 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=1)
+    # A failed run keeps its work directory (consoles, command lines).
+    if rc == 0 and not a.keep:
+        shutil.rmtree(a.workdir, ignore_errors=True)
     return rc
 
 
