@@ -22,7 +22,7 @@
 	  "(guests whose free pages must read as zero)")                      \
 	X(pages_not_ram, "hinted pages outside migratable RAM, ignored")      \
 	X(bytes_received, "bytes read from the guest's port")                 \
-	X(hint_latency_us, "REQUEST to first cleared batch, last epoch")      \
+	X(hint_latency_us, "epoch 1: its REQUEST to its last batch applied")  \
 	X(setup_wait_us, "time the setup notifier waited for epoch 1")        \
 	X(bitmap_wait_us, "time spent waiting for the bitmap mutex")          \
 	X(stale_messages, "messages dropped for a closed or future epoch")    \
@@ -39,6 +39,9 @@
 	X(rearms, "dirty-log re-arms before a REQUEST (KVM manual protect)")  \
 	X(rearm_chunks, "clear_bmap chunks the re-arms cleared")              \
 	X(rearm_us, "total time spent re-arming")                             \
-	X(rearm_max_us, "longest single re-arm")
+	X(rearm_max_us, "longest single re-arm")                              \
+	X(walk_us, "epoch 1: the guest's walk of its free pages (its END)")   \
+	X(agent_us, "epoch 1: the agent's answer, REQUEST to END (its END)")  \
+	X(hint_log_us, "test only: time the hint log took on this migration")
 
 #endif

@@ -149,6 +149,7 @@ struct PvmigState {
      */
     PvmigEpochState mig;
     int64_t first_request_ns;
+    uint64_t hint_log_ns_at_begin;  /* the hint log's cost before it */
 
     /* The chunk being delivered by the decoder. */
     bool chunk_apply;
@@ -357,6 +358,7 @@ static void pvmig_before_sync(PvmigState *s)
     pvmig_begin_facts(s, &facts);
     qemu_mutex_lock(&s->lock);
     if (pvmig_epoch_before_sync(&s->mig, &facts)) {
+        s->hint_log_ns_at_begin = pvmig_hint_log_cost_ns();
         trace_pvmig_migration_begin(pvmig_refusal_str(s->mig.refusal),
                                     pvmig_dirty_log_str(s->mig.dirty_log));
     }
@@ -597,6 +599,8 @@ static void pvmig_hint_pieces(PvmigState *s)
         for (i = 0; i < n; i++) {
             pvmig_hint_log_host(p[i].host, p[i].len);
         }
+        s->mig.stats.hint_log_us = (pvmig_hint_log_cost_ns() -
+                                    s->hint_log_ns_at_begin) / SCALE_US;
     }
     t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     if (qemu_guest_free_page_hint_begin()) {
@@ -695,6 +699,11 @@ static void pvmig_dec_end(void *opaque, uint32_t epoch,
     s->hunting = false;
     trace_pvmig_epoch_end(epoch, end->nr_ranges, end->nr_pages, end->flags,
                           end->walk_ns, end->agent_ns);
+    if (epoch && epoch == s->mig.first_epoch) {
+        /* The guest's own figures: reported, never acted upon. */
+        s->mig.stats.walk_us = end->walk_ns / SCALE_US;
+        s->mig.stats.agent_us = end->agent_ns / SCALE_US;
+    }
     pvmig_epoch_answered(&s->mig, epoch);
 }
 
