@@ -107,8 +107,9 @@ def phase_ports(a, g, res):
         log(f"port hot-added: pvmig-agent active (pid {pid})")
         for i in range(2):
             hello = read_hello(sock)
-            if len(hello) < 16:
-                raise Fail(f"host end connection {i + 1}: no HELLO ({hello!r})")
+            # Header: magic "PVMG", version, type (PVMIG_MSG_HELLO = 1).
+            if len(hello) < 16 or hello[:4] != b"PVMG" or hello[5] != 1:
+                raise Fail(f"host end connection {i + 1}: no HELLO ({hello[:16]!r})")
             time.sleep(3)
             u = unit(g)
             if u["ActiveState"] != "active" or u["MainPID"] != pid:
