@@ -116,9 +116,15 @@ def polled(v, fn):
     def poll():
         while not stop.is_set():
             try:
-                seen.update(v.counters())
+                c = v.counters()
             except Fail:
-                pass
+                c = None  # the source QEMU is gone, or not yet there
+            # Each read is one qom-get per counter, and the counters reset
+            # when the migration starts: keep the read that saw the most
+            # cleared pages, whole.
+            if c and c["pages-cleared"] >= seen.get("pages-cleared", 0):
+                seen.clear()
+                seen.update(c)
             time.sleep(0.3)
     th = threading.Thread(target=poll, daemon=True)
     th.start()
