@@ -15,7 +15,7 @@ set -euo pipefail
 args=(--mode pvmig --mem 1024 --bandwidth 64 --downtime 10 --x-stale-free
 	--append "init_on_free=1 pvmig.stale_mb=256 pvmig.hold_mb=64 pvmig.write_kbps=65536")
 
-migrate iof-contract "${args[@]}"
+migrate_phase iof-contract "${args[@]}"
 t=iof-contract
 echo "contract kept: lost $(field $t pages_lost), fresh non-zero $(field $t fresh_pages_nonzero)" \
 	"of $(field $t fresh_pages_checked), cleared $(field $t pages_cleared)," \
@@ -29,7 +29,7 @@ expect $t fresh_pages_checked -gt 100000
 expect $t pages_zero_resend -gt 10000
 
 rc=0
-migrate iof-ignored "${args[@]}" --pvmig-opts x-ignore-free-contract=on || rc=$?
+migrate_phase iof-ignored "${args[@]}" --pvmig-opts x-ignore-free-contract=on || rc=$?
 t=iof-ignored
 echo "contract ignored (rc $rc): lost $(field $t pages_lost), fresh non-zero" \
 	"$(field $t fresh_pages_nonzero) of $(field $t fresh_pages_checked)"
