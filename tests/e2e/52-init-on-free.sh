@@ -12,7 +12,10 @@
 #      check must both catch the stale pages.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-args=(--mode pvmig --mem 1024 --bandwidth 64 --downtime 10 --x-stale-free
+# Two vCPUs: while the guest frees (and so zeroes) its buffer on one, the
+# writer on the other keeps each pass busy, so the migration cannot
+# converge before the hint for the freed pages has landed.
+args=(--mode pvmig --mem 1024 --smp 2 --bandwidth 64 --downtime 10 --x-stale-free
 	--append "init_on_free=1 pvmig.stale_mb=256 pvmig.hold_mb=64 pvmig.write_kbps=65536")
 
 migrate_phase iof-contract "${args[@]}"
