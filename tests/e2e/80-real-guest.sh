@@ -19,16 +19,8 @@
 # SKIP (77) only where it cannot run: not root, no debootstrap, or no
 # Debian archive in the machine's apt configuration.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/../.." && pwd)
-qemu=${PVMIG_QEMU:-$top/build/qemu/qemu-system-x86_64}
-
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (debootstrap, chroot)"; exit 77; }
-for t in debootstrap dpkg-buildpackage dh_dkms python3 qemu-img; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t missing (tools/setup-host.sh installs it)"; exit 77; }
-done
-"$top/tools/apt-suite.sh" --mirror >/dev/null 2>&1 ||
-	{ echo "SKIP: no Debian archive in this machine's apt configuration"; exit 77; }
-[ -x "$qemu" ] || { echo "FAILED: no QEMU at $qemu (make qemu)" >&2; exit 1; }
+. "$(dirname "$0")/../realguest/preflight.sh"
+realguest_preflight "debootstrap, chroot"
 
 t0=$(date +%s)
 deb=$("$top/guest/packaging/build-deb.sh" --no-lintian | tail -n 1)
