@@ -17,10 +17,16 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 args=(--guest sweeper --mode pvmig --mem 128 --x-sweeper-hints 3
 	--bandwidth 256 --downtime 1)
+# R is 16384 pages, hinted three times.  A hint clears only what is still
+# dirty when it lands: on a loaded host the migration thread can reach R
+# and send part of it first (648 of 49152 pages in one CI run).  Two whole
+# R's cleared show that the hints took effect while the guest wrote R.
+r_pages=16384
+min_cleared=$((2 * r_pages))
 
 migrate sweeper-tcg --accel tcg "${args[@]}"
-expect sweeper-tcg verified = true
-expect sweeper-tcg pages_cleared -ge $((3 * 16384))
+expect sweeper-tcg verified = true && expect sweeper-tcg pages_lost = 0
+expect sweeper-tcg pages_cleared -ge $min_cleared
 
 if kvm_reason=$(kvm_unusable); then
 	echo "SKIP: KVM cases: $kvm_reason"
@@ -34,7 +40,7 @@ echo "manual, re-armed: lost $(field $t pages_lost), re-arms $(field $t pvmig.re
 expect $t verified = true && expect $t pages_lost = 0
 expect $t dirty_log = manual && expect $t pvmig.dirty_log = manual
 expect $t pvmig.rearms -ge 3
-expect $t pages_cleared -ge $((3 * 16384))
+expect $t pages_cleared -ge $min_cleared
 
 rc=0
 migrate kvm-no-rearm --accel kvm "${args[@]}" --pvmig-opts x-rearm=off || rc=$?
