@@ -8,9 +8,10 @@ Starts two private libvirtd instances (tools/libvirt/instance.sh, each its
 own host UUID), defines the guest on the first from
 tools/libvirt/pvmig-domain.xml.in with our QEMU as <emulator>, and checks:
   - the guest boots, pvmig-agent runs and says HELLO to the device;
-  - `virsh migrate --live` to the second instance: the device's counters
-    (read with `virsh qemu-monitor-command` while it runs) show hints, and
-    the guest's checksummed tmpfs data is intact on the destination;
+  - `virsh migrate --live` to the second instance: the source device's
+    summary of the migration (its pvmig_migration_end trace event, in the
+    source's libvirt domain log) shows hints, and the guest's checksummed
+    tmpfs data is intact on the destination;
   - `virsh save` / `virsh restore` with the agent running and with it
     stopped: the file sizes, and the data intact after each restore.
 Exit 0 on success, 1 on a failed check.
@@ -19,7 +20,7 @@ import argparse
 import base64
 import json
 import os
-import shutil
+import re
 import socket
 import subprocess
 import sys
@@ -28,13 +29,22 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmigvm import Fail, log, wait_for  # noqa: E402
+from pvmigvm import Fail, finish, log, wait_for  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TOOLS = f"{ROOT}/tools/libvirt"
 NAME = "pvmig-real"
 COUNTERS = ("epochs", "pages-hinted", "pages-cleared", "ranges",
             "rejected-messages", "rejected-no-agent")
+# The device's own account of each migration, written to QEMU's stderr
+# (the "log" trace backend), which libvirt keeps in the domain's log file.
+# The source QEMU is gone once `virsh migrate` returns, and polling its
+# counters while it runs can miss the second or so between the hints and
+# its end; its CLEANUP trace is written before libvirt stops it.
+TRACE_EVENTS = ("pvmig_migration_begin", "pvmig_migration_end",
+                "pvmig_setup_wait", "pvmig_rejected", "pvmig_invalid")
+MIGRATION_END = re.compile(r"pvmig_migration_end epochs (\d+) ranges (\d+) "
+                           r"pages hinted (\d+) cleared (\d+)")
 
 
 def run(argv, check=True, timeout=900):
@@ -96,6 +106,28 @@ class Virsh:
         if check and st.get("exitcode") != 0:
             raise Fail(f"guest command failed ({st.get('exitcode')}): {script}\n{out}{err}")
         return st.get("exitcode"), out
+
+
+def with_traces(xml):
+    """The domain XML with the device's migration trace events enabled."""
+    args = "".join(f"    <qemu:arg value='-trace'/>\n    <qemu:arg value='{e}'/>\n"
+                   for e in TRACE_EVENTS)
+    if xml.count("</qemu:commandline>") != 1:
+        raise Fail("domain XML: expected one <qemu:commandline>")
+    return xml.replace("</qemu:commandline>", args + "  </qemu:commandline>")
+
+
+def migration_summaries(domain_log):
+    """Each migration's summary in a QEMU domain log, in order, as dicts
+    of the counters pvmig_migration_end carries."""
+    try:
+        with open(domain_log, errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return []
+    keys = ("epochs", "ranges", "pages-hinted", "pages-cleared")
+    return [dict(zip(keys, map(int, m.groups())))
+            for m in MIGRATION_END.finditer(text)]
 
 
 def free_port():
@@ -182,9 +214,10 @@ def main():
              f"{a.img}/disk.raw", disk])
         xml = f"{a.workdir}/{NAME}.xml"
         with open(xml, "w") as f:
-            f.write(run([f"{TOOLS}/mkdomain.sh", NAME, a.qemu, str(a.mem), disk,
-                         f"{a.img}/vmlinuz", f"{a.img}/initrd.img",
-                         f"{a.workdir}/console.log"]).stdout)
+            f.write(with_traces(run(
+                [f"{TOOLS}/mkdomain.sh", NAME, a.qemu, str(a.mem), disk,
+                 f"{a.img}/vmlinuz", f"{a.img}/initrd.img",
+                 f"{a.workdir}/console.log"]).stdout))
         A("define", xml)
         t0 = time.monotonic()
         A("start", NAME)
@@ -201,21 +234,29 @@ def main():
              "sha256sum /dev/shm/data >/root/data.sha256")
         dirty_and_free(A, a.free_mb)
 
-        # virsh migrate --live.  The source QEMU is gone when it returns, so
-        # its counters are read while the migration runs.  --unsafe: the
-        # disk is one local file both "hosts" open, which libvirt cannot
-        # tell from unshared storage.
+        # virsh migrate --live.  The source QEMU is gone when it returns: the
+        # source device's summary is read from its domain log.  --unsafe:
+        # the disk is one local file both "hosts" open, which libvirt
+        # cannot tell from unshared storage.
         port = free_port()
+        src_log = f"{a.workdir}/libvirt-A/log/qemu/{NAME}.log"
+        before = len(migration_summaries(src_log))
         t0 = time.monotonic()
-        out, seen = polled(A, lambda: run(
-            ["virsh", "-c", A.uri, "migrate", "--live", "--unsafe", "--verbose",
-             NAME, B.uri, f"tcp://127.0.0.1:{port}"], timeout=900))
+        run(["virsh", "-c", A.uri, "migrate", "--live", "--unsafe", "--verbose",
+             NAME, B.uri, f"tcp://127.0.0.1:{port}"], timeout=900)
         res["migrate_s"] = round(time.monotonic() - t0, 1)
-        res["migrate_counters"] = dict(seen)
-        log(f"virsh migrate --live: {res['migrate_s']} s; source counters "
-            f"during the migration: {seen}")
-        if not seen or seen["pages-cleared"] == 0:
-            raise Fail(f"no hints in the device counters: {seen}")
+        summaries = migration_summaries(src_log)[before:]
+        if len(summaries) != 1:
+            raise Fail(f"{len(summaries)} pvmig_migration_end lines for one "
+                       f"migration in {src_log}")
+        seen = res["migrate_counters"] = summaries[0]
+        log(f"virsh migrate --live: {res['migrate_s']} s; the source device's "
+            f"summary: {seen}")
+        if seen["pages-cleared"] == 0:
+            begin = [ln.strip() for ln in open(src_log, errors="replace")
+                     if "pvmig_migration_begin" in ln or "pvmig_rejected" in ln]
+            raise Fail(f"no hints in the source device's summary: {seen}; "
+                       f"its decisions: {begin[-3:]}")
         if A("list", "--name").strip():
             raise Fail("domain still running on A after the migration")
         wait_for("guest agent on B", 120, B.agent_up, interval=1)
@@ -272,13 +313,7 @@ def main():
     finally:
         for d in started:
             run([f"{TOOLS}/instance.sh", "stop", d], check=False)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
-    # A failed run keeps its work directory (consoles, libvirt logs).
-    if rc == 0 and not a.keep:
-        shutil.rmtree(a.workdir, ignore_errors=True)
-    return rc
+    return finish(res, rc, a.json, a.workdir, a.keep)
 
 
 if __name__ == "__main__":

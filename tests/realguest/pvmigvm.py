@@ -7,6 +7,7 @@ standard library: the tests run on a bare Debian host.
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -37,6 +38,18 @@ def wait_for(what, timeout, fn, interval=0.2):
         if time.monotonic() > end:
             raise Fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def finish(res, rc, json_path, workdir, keep):
+    """A test's end: its result object to json_path (if any), and its work
+    directory removed after a pass unless keep; a failed run keeps it (the
+    consoles, command lines and logs).  Returns rc."""
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(res, f, indent=1)
+    if rc == 0 and not keep:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return rc
 
 
 class JsonSock:

@@ -21,7 +21,6 @@ migrate: the agent started again, the guest frees memory it has written and
 Exit 0 on success, 1 on a failed check (message on stderr).
 """
 import argparse
-import json
 import os
 import shutil
 import socket
@@ -30,7 +29,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pvmigvm import Fail, Guest, build_ramcmp, compare_ram, log, wait_for  # noqa: E402
+from pvmigvm import (Fail, Guest, build_ramcmp, compare_ram, finish, log,  # noqa: E402
+                     wait_for)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # The port number of the hot-added ports (qemu-ga has port 1).
@@ -255,13 +255,7 @@ def main():
         if g:
             g.stop()
         shutil.rmtree(shm, ignore_errors=True)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(res, f, indent=1)
-    # A failed run keeps its work directory (consoles, command lines).
-    if rc == 0 and not a.keep:
-        shutil.rmtree(a.workdir, ignore_errors=True)
-    return rc
+    return finish(res, rc, a.json, a.workdir, a.keep)
 
 
 if __name__ == "__main__":
