@@ -95,7 +95,7 @@ src_hash=$(cd "$repo" &&
 	{ find qemu/build.sh qemu/hw -type f ! -name '*~' ! -name '.*.swp' -print0
 	  find "${patch_dir#"$repo"/}" -maxdepth 1 -type f ! -name '*~' ! -name '.*.swp' -print0
 	  find proto -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \
-		-o -name sources.txt -o -name meson.build \) -print0; } |
+		-o -name sources.txt -o -name meson.build -o -name '*.c.in' \) -print0; } |
 	LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
 entry="$cache/$entry_prefix-$src_hash"
 binary="$entry/build/qemu-system-x86_64"

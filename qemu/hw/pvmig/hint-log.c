@@ -33,7 +33,6 @@
 static FILE *hint_log;
 /* Hints come from the main loop (pvmig) and an iothread (virtio-balloon). */
 static QemuMutex hint_log_lock;
-static Notifier hint_log_migration_notifier;
 
 bool pvmig_hint_log_enabled(void)
 {
@@ -206,12 +205,38 @@ void pvmig_hint_log_host(const void *host, size_t len)
 /*
  * Any state change may be the end of a migration (completed, failed,
  * cancelled); flushing on each one is cheap and keeps the file complete
- * by the time the driver reads it.
+ * by the time the driver reads it.  9.0 replaced the state-change
+ * notifier with one that gets the event and may fail.
  */
+#if QEMU_VERSION_MAJOR >= 10
+static NotifierWithReturn hint_log_migration_notifier;
+
+static int hint_log_migration_event(NotifierWithReturn *notifier,
+                                    MigrationEvent *e, Error **errp)
+{
+    pvmig_hint_log_flush();
+    return 0;
+}
+
+static void hint_log_add_migration_notifier(void)
+{
+    migration_add_notifier(&hint_log_migration_notifier,
+                           hint_log_migration_event);
+}
+#else
+static Notifier hint_log_migration_notifier;
+
 static void hint_log_migration_state(Notifier *notifier, void *data)
 {
     pvmig_hint_log_flush();
 }
+
+static void hint_log_add_migration_notifier(void)
+{
+    hint_log_migration_notifier.notify = hint_log_migration_state;
+    add_migration_state_change_notifier(&hint_log_migration_notifier);
+}
+#endif
 
 static void hint_log_at_exit(void)
 {
@@ -238,7 +263,6 @@ static void __attribute__((constructor)) pvmig_hint_log_init(void)
     setvbuf(hint_log, NULL, _IOFBF, 1 << 20);
     fprintf(hint_log, "#pvmig-hint-log %d\n", PVMIG_HINT_LOG_VERSION);
     qemu_mutex_init(&hint_log_lock);
-    hint_log_migration_notifier.notify = hint_log_migration_state;
-    add_migration_state_change_notifier(&hint_log_migration_notifier);
+    hint_log_add_migration_notifier();
     atexit(hint_log_at_exit);
 }

@@ -53,8 +53,6 @@
 #include "qemu/module.h"
 #include "qemu/notify.h"
 #include "qemu/thread.h"
-#include "sysemu/kvm.h"
-#include "sysemu/tcg.h"
 #include "qemu/cutils.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
@@ -68,10 +66,9 @@
 #include "hw/qdev-properties.h"
 #include "hw/virtio/virtio-serial.h"
 #include "migration/misc.h"
-#include "migration/migration.h"
 #include "migration/vmstate.h"
-#include "sysemu/runstate.h"
 #include "hw/pvmig/hint-log.h"
+#include "hw/pvmig/pvmig-compat.h"
 #include "hw/pvmig/pvmig-epoch.h"
 #include "proto/pvmig_proto.h"
 #include "trace.h"
@@ -201,7 +198,7 @@ static bool pvmig_send(PvmigState *s, const uint8_t *msg, size_t len)
 {
     VirtIOSerialPort *port = VIRTIO_SERIAL_PORT(s);
 
-    assert(qemu_mutex_iothread_locked());
+    assert(pvmig_bql_locked());
     if (!port->guest_connected || s->out_len + len > sizeof(s->out)) {
         return false;
     }
@@ -384,7 +381,7 @@ static void pvmig_after_sync(PvmigState *s)
      * so the REQUEST goes out at once.  Should a caller ever come without
      * it, defer to the main loop: a late REQUEST only shortens the window.
      */
-    if (qemu_mutex_iothread_locked()) {
+    if (pvmig_bql_locked()) {
         pvmig_send_request(s, epoch);
     } else {
         aio_bh_schedule_oneshot(qemu_get_aio_context(), pvmig_request_bh, s);
@@ -405,8 +402,12 @@ static void pvmig_setup_sleep_ms(void *opaque, int64_t ms)
 }
 
 /*
- * PRECOPY_NOTIFY_SETUP: migration thread, without the BQL and without
- * s->lock, so that its bound holds however long a chunk takes to apply.
+ * PRECOPY_NOTIFY_SETUP: migration thread, without s->lock, so that its
+ * bound holds however long a chunk takes to apply.  The answer reaches
+ * the device through the main loop (have_data(), with the BQL): 7.2 calls
+ * this without the BQL, 10.0 with it, and then it is dropped for the wait
+ * (docs/qemu-hooks.md, "Notifier order in 10.0"), or the main loop would
+ * stall and the wait run to its bound every time.
  */
 static void pvmig_setup_wait(PvmigState *s)
 {
@@ -418,11 +419,18 @@ static void pvmig_setup_wait(PvmigState *s)
     int64_t start_ns = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     PvmigSetupState state;
     uint64_t waited_us;
+    bool bql = pvmig_bql_locked();
 
+    if (bql) {
+        pvmig_bql_unlock();
+    }
     qemu_mutex_lock(&s->wait_lock);
     state = pvmig_epoch_setup_wait(&s->mig, qatomic_read(&s->hint_wait_ms),
                                    &clock);
     qemu_mutex_unlock(&s->wait_lock);
+    if (bql) {
+        pvmig_bql_lock();
+    }
     if (state == PVMIG_SETUP_NONE) {
         trace_pvmig_setup_wait(0, 0, pvmig_setup_state_str(state));
         return;
@@ -441,7 +449,7 @@ static void pvmig_complete(PvmigState *s)
     qemu_mutex_lock(&s->lock);
     open = pvmig_epoch_complete(&s->mig);
     qemu_mutex_unlock(&s->lock);
-    if (open && qemu_mutex_iothread_locked()) {
+    if (open && pvmig_bql_locked()) {
         /*
          * Tell the agent to stop a snapshot nobody will read.  In 7.2
          * this comes before the final sync, which collects the write.
@@ -465,7 +473,8 @@ static void pvmig_cleanup(PvmigState *s)
     pvmig_hint_log_flush();
 }
 
-static int pvmig_precopy_notify(NotifierWithReturn *n, void *data)
+static int pvmig_precopy_notify(NotifierWithReturn *n, void *data
+                                PVMIG_NOTIFIER_ERRP_PARAM)
 {
     PvmigState *s = container_of(n, PvmigState, precopy_notifier);
     PrecopyNotifyData *pnd = data;
@@ -509,8 +518,7 @@ static bool pvmig_section_hintable(MemoryRegionSection *sec)
 
     return memory_region_is_ram(mr) && !memory_region_is_rom(mr) &&
            !memory_region_is_romd(mr) && !memory_region_is_ram_device(mr) &&
-           mr->ram_block && qemu_ram_is_migratable(mr->ram_block) &&
-           !(migrate_ignore_shared() && qemu_ram_is_shared(mr->ram_block));
+           mr->ram_block && pvmig_ram_block_migrated(mr->ram_block);
 }
 
 /*
@@ -937,7 +945,7 @@ static const VMStateDescription vmstate_pvmig = {
     .version_id = 1,
     .minimum_version_id = 1,
     .post_load = pvmig_post_load,
-    .fields = (VMStateField[]) {
+    .fields = (const VMStateField[]) {
         VMSTATE_UINT32(mig.epoch, PvmigState),
         VMSTATE_BOOL(have_hello, PvmigState),
         VMSTATE_BOOL(mig.broken, PvmigState),
@@ -1004,7 +1012,7 @@ static void pvmig_hint_wait_ms_default(ObjectProperty *op,
 
 /* A uint32 property that may also be set on the realized device. */
 static const PropertyInfo pvmig_prop_hint_wait_ms = {
-    .name = "uint32",
+    PVMIG_PROPERTY_INFO_TYPE("uint32"),
     .description = "ms the migration setup waits for the first free-page "
                    "snapshot, 0-" stringify(PVMIG_MAX_HINT_WAIT_MS),
     .get = pvmig_get_hint_wait_ms,
@@ -1127,7 +1135,7 @@ static void pvmig_instance_init(Object *obj)
     object_property_add_str(obj, "x-inject", NULL, pvmig_inject);
 }
 
-static Property pvmig_properties[] = {
+static PvmigProperty pvmig_properties[] = {
     DEFINE_PROP_UNSIGNED("hint-wait-ms", PvmigState, hint_wait_ms,
                          PVMIG_DEFAULT_HINT_WAIT_MS, pvmig_prop_hint_wait_ms,
                          uint32_t),
@@ -1155,7 +1163,9 @@ static Property pvmig_properties[] = {
      * the x-inject property instead of the port (pvmig_inject()).
      */
     DEFINE_PROP_BOOL("x-test-agent", PvmigState, x_test_agent, false),
+#if QEMU_VERSION_MAJOR < 10
     DEFINE_PROP_END_OF_LIST(),
+#endif
 };
 
 static void pvmig_class_init(ObjectClass *klass, void *data)
