@@ -26,7 +26,7 @@ else
 GUEST_OUT := $(BUILD)/guest-$(GUEST_KERNEL)
 endif
 
-.PHONY: all deps qemu qemu-asan guest module agent workload hostile sweeper tools unit-tests e2e check lint \
+.PHONY: all deps qemu qemu-asan qemu10 guest module agent workload hostile sweeper tools unit-tests e2e check lint \
 	demo bench bench-latency bench-module fuzz fuzz-coverage soak install deb clean
 
 all: qemu guest tools
@@ -43,6 +43,10 @@ qemu: deps
 # The same QEMU with AddressSanitizer and UBSan, for tests/e2e/45-asan-hostile.
 qemu-asan: deps
 	PVMIG_QEMU_VARIANT=asan qemu/build.sh
+
+# QEMU 10.0 (Debian 13's) with the device, for tests/e2e/48-qemu10.
+qemu10: deps
+	PVMIG_QEMU_VERSION=10.0 qemu/build.sh
 
 module: deps
 	$(MAKE) -C guest/module GUEST_KERNEL=$(GUEST_KERNEL) $(if $(filter 6.1,$(GUEST_KERNEL)),KVER=$(KVER))

@@ -14,14 +14,16 @@
 #      sync, then R is hinted: every one of those writes must arrive;
 #   5. the same under KVM's manual dirty log with the re-arm (patch 0006),
 #      if KVM is usable here.
-# Without a 10.0 build (PVMIG_QEMU_VERSION=10.0 qemu/build.sh): SKIP (77).
+# The test builds QEMU 10.0 first (PVMIG_QEMU_VERSION=10.0 qemu/build.sh,
+# `make qemu10`; cached like the 7.2 build), unless PVMIG_QEMU_10 names
+# a binary.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-qemu=${PVMIG_QEMU_10:-$top/build/qemu-10.0/qemu-system-x86_64}
-if [ ! -x "$qemu" ]; then
-	echo "SKIP: no QEMU 10.0 build at $qemu (run PVMIG_QEMU_VERSION=10.0 qemu/build.sh)"
-	exit 77
+if [ -z "${PVMIG_QEMU_10:-}" ]; then
+	PVMIG_QEMU_VERSION=10.0 PVMIG_SKIP_SETUP=1 "$top/qemu/build.sh"
 fi
+qemu=${PVMIG_QEMU_10:-$top/build/qemu-10.0/qemu-system-x86_64}
+[ -x "$qemu" ] || { echo "FAILED: no QEMU 10.0 binary at $qemu" >&2; exit 1; }
 export PVMIG_QEMU=$qemu
 
 version=$("$qemu" --version | head -n 1)
@@ -54,7 +56,9 @@ sweep=(--guest sweeper --mode pvmig --mem 128 --x-sweeper-hints 3
 	--bandwidth 256 --downtime 1)
 migrate q10-sweeper-tcg --accel tcg "${sweep[@]}"
 expect q10-sweeper-tcg verified = true && expect q10-sweeper-tcg pages_lost = 0
-expect q10-sweeper-tcg pages_cleared -ge $((3 * 16384))
+# R (16384 pages) hinted three times; as in e2e 47, part of R may be sent
+# before a hint lands on a loaded host, so two whole R's cleared.
+expect q10-sweeper-tcg pages_cleared -ge $((2 * 16384))
 
 if kvm_reason=$(kvm_unusable); then
 	echo "SKIP: KVM case: $kvm_reason"
