@@ -6,7 +6,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 for seed in 1 2 3 4 5; do
 	migrate churn-$seed --mode pvmig --mem 1024 --start-delay 1 \
-		--append "pvmig.seed=$seed pvmig.fill_mb=300 pvmig.churn_mb=200 pvmig.hold_mb=32 pvmig.write_kbps=4096"
+		--append "$(churn_append $seed)"
 	expect churn-$seed pages_lost = 0
 	expect churn-$seed verified = true
 	expect churn-$seed pages_hinted -gt 0

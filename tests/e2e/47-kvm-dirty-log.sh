@@ -15,14 +15,8 @@
 # the reason; the TCG case runs either way.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-args=(--guest sweeper --mode pvmig --mem 128 --x-sweeper-hints 3
-	--bandwidth 256 --downtime 1)
-# R is 16384 pages, hinted three times.  A hint clears only what is still
-# dirty when it lands: on a loaded host the migration thread can reach R
-# and send part of it first (648 of 49152 pages in one CI run).  Two whole
-# R's cleared show that the hints took effect while the guest wrote R.
-r_pages=16384
-min_cleared=$((2 * r_pages))
+args=("${sweeper_args[@]}")
+min_cleared=$sweeper_min_cleared
 
 migrate sweeper-tcg --accel tcg "${args[@]}"
 expect sweeper-tcg verified = true && expect sweeper-tcg pages_lost = 0

@@ -83,3 +83,53 @@ kvm_unusable() {
 	fi
 	return 1
 }
+
+# The bare-metal sweeper guest (guest/sweeper/) as the KVM tests migrate
+# it: three epochs in which it writes its region R (the upper 64 MiB, 16384
+# pages) right after the sync and the driver then hints R.  A hint clears
+# only what is still dirty when it lands, and on a loaded host the
+# migration thread can reach R and send part of it first (648 of 49152
+# pages in one CI run): two whole R's cleared show that the hints took
+# effect while the guest wrote R.
+sweeper_args=(--guest sweeper --mode pvmig --mem 128 --x-sweeper-hints 3
+	--bandwidth 256 --downtime 1)
+sweeper_r_pages=16384
+sweeper_min_cleared=$((2 * sweeper_r_pages))
+
+# use_qemu10: QEMU 10.0 for migrate(): PVMIG_QEMU_10 if it names a binary,
+# else the cached build (PVMIG_QEMU_VERSION=10.0 qemu/build.sh, `make
+# qemu10`), built here on first use.  Exported as PVMIG_QEMU.
+use_qemu10() {
+	if [ -z "${PVMIG_QEMU_10:-}" ]; then
+		PVMIG_QEMU_VERSION=10.0 PVMIG_SKIP_SETUP=1 "$top/qemu/build.sh"
+	fi
+	PVMIG_QEMU=${PVMIG_QEMU_10:-$top/build/qemu-10.0/qemu-system-x86_64}
+	[ -x "$PVMIG_QEMU" ] || { echo "FAILED: no QEMU 10.0 binary at $PVMIG_QEMU" >&2; exit 1; }
+	export PVMIG_QEMU
+}
+
+# churn_append SEED: the guest command line of the churn workload (the
+# guest allocates, writes, checks and frees memory of every order while it
+# migrates), as e2e 30, 31 and 48 run it.
+churn_append() {
+	echo "pvmig.seed=$1 pvmig.fill_mb=300 pvmig.churn_mb=200 pvmig.hold_mb=32 pvmig.write_kbps=4096"
+}
+
+# guest_6_12_args: builds the guest image with Debian 13's 6.12 kernel if
+# needed (the first run fetches the kernel) and sets guest_6_12 to the
+# driver arguments that boot it.
+guest_6_12_args() {
+	nice make -s -C "$top" guest GUEST_KERNEL=6.12
+	guest_6_12=(--kernel "$top/build/guest-6.12/vmlinuz"
+		--initrd "$top/build/guest-6.12/initramfs.cpio.gz")
+}
+
+# expect_kernel NAME PREFIX: the guest of test NAME ran a PREFIX* kernel.
+expect_kernel() {
+	local k
+	k=$(field "$1" guest_kernel_version)
+	case $k in
+	"$2"*) echo "ok: $1 guest kernel $k" ;;
+	*) echo "FAILED: $1 guest kernel $k, not $2*" >&2; exit 1 ;;
+	esac
+}
