@@ -13,7 +13,8 @@
 #   4. the sweeper guest under TCG: writes to its region R right after each
 #      sync, then R is hinted: every one of those writes must arrive;
 #   5. the churn workload (e2e 30) on a 6.1 guest and on a 6.12 guest
-#      (e2e 31's image): verified, 0 lost, hints applied.
+#      (e2e 31's image): verified, 0 lost, hints applied;
+#   6. the churn workload over multifd, 2 and 4 channels: the same.
 # The same under KVM is e2e 49 (49-qemu10-kvm.sh).
 # The test builds QEMU 10.0 first (lib.sh's use_qemu10).
 set -euo pipefail
@@ -59,6 +60,15 @@ for k in 6.1 6.12; do
 	migrate $t --mode pvmig --mem 1024 --start-delay 1 "${kargs[@]}" \
 		--append "$(churn_append 1)"
 	expect_kernel $t $k.
+	expect $t verified = true && expect $t pages_lost = 0
+	expect $t pages_hinted -gt 0
+done
+
+for n in 2 4; do
+	t=q10-multifd-$n
+	migrate $t --mode pvmig --mem 1024 --start-delay 1 --multifd $n \
+		--append "$(churn_append 2)"
+	expect $t multifd_channels = $n
 	expect $t verified = true && expect $t pages_lost = 0
 	expect $t pages_hinted -gt 0
 done

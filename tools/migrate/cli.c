@@ -48,6 +48,9 @@ static void usage(FILE *f)
 "  --accel tcg|kvm      accelerator (default tcg); kvm needs a usable /dev/kvm\n"
 "  --dirty-ring N       KVM only: use KVM's dirty ring of N entries (a power\n"
 "                       of two, 1024-65536) instead of its dirty bitmap\n"
+"  --multifd N          send RAM over N parallel channels (QEMU's multifd\n"
+"                       capability and multifd-channels, 1-255, on both\n"
+"                       sides before each attempt)\n"
 "  --guest linux|sweeper  the Linux test guest (default), or the bare-metal\n"
 "                       guest of guest/sweeper/ (boots where Linux cannot,\n"
 "                       e.g. nested KVM; pvmig mode then uses the device's\n"
@@ -109,7 +112,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
 		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET, OPT_STALE,
 		OPT_PVMIG_OPTS, OPT_QEMU_ARG, OPT_ACCEL, OPT_DIRTY_RING, OPT_GUEST,
-		OPT_SWEEPER_HINTS,
+		OPT_SWEEPER_HINTS, OPT_MULTIFD,
 	};
 	static const struct option lo[] = {
 		{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -144,6 +147,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "dirty-ring", required_argument, NULL, OPT_DIRTY_RING },
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "x-sweeper-hints", required_argument, NULL, OPT_SWEEPER_HINTS },
+		{ "multifd", required_argument, NULL, OPT_MULTIFD },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -188,6 +192,10 @@ int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_SWEEPER_HINTS:
 			ok = parse_ulong(optarg, 1, 100, &o->sweeper_hints);
+			break;
+		case OPT_MULTIFD:
+			/* QEMU takes 1 to 255 multifd-channels. */
+			ok = parse_ulong(optarg, 1, 255, &o->multifd_channels);
 			break;
 		case OPT_QUIET: o->quiet = true; break;
 		case OPT_MEM:

@@ -145,8 +145,12 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 	for (int i = 0; i < o->qemu_args.n; i++)
 		argv_add(a, o->qemu_args.v[i]);
 	if (incoming) {
+		/* multifd must be set before the destination listens. */
 		argv_add(a, "-incoming");
-		argv_addf(a, "tcp:127.0.0.1:%d", r->port);
+		if (o->multifd_channels)
+			argv_add(a, "defer");
+		else
+			argv_addf(a, "tcp:127.0.0.1:%d", r->port);
 		argv_add(a, "-S");
 	}
 }

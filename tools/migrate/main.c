@@ -129,6 +129,8 @@ static void init_output(struct run *r)
 		!o->kvm ? "tcg" : o->dirty_ring ? "ring" : "manual"));
 	json_object_set_new(r->out, "guest", json_string(o->sweeper ? "sweeper" :
 							 "linux"));
+	json_object_set_new(r->out, "multifd_channels",
+			    json_integer((json_int_t)o->multifd_channels));
 	json_object_set_new(r->out, "qemu_binary", resolved(o->qemu));
 	if (o->sweeper) {
 		json_object_set_new(r->out, "guest_image", resolved(o->sweeper_img));

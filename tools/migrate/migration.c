@@ -113,6 +113,43 @@ int lift_limits(struct run *r)
 	return EXIT_OK;
 }
 
+/*
+ * --multifd N: the capability and the channel count on both sides, then
+ * the destination starts to listen (it was started with -incoming defer,
+ * since QEMU takes multifd only before incoming starts).  Each attempt
+ * may have a fresh destination (a retry, the next hop).
+ */
+static int set_multifd(struct run *r)
+{
+	struct side *sides[] = { &r->src, &r->dst };
+	json_t *ret;
+	char *uri;
+
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		ret = side_qmp(r, sides[i], "migrate-set-capabilities",
+			       json_pack("{s:[{s:s, s:b}]}", "capabilities",
+					 "capability", "multifd", "state", 1));
+		if (!ret)
+			return infra_fail(r, FAIL_SETUP, "%s: cannot enable multifd",
+					  sides[i]->tag);
+		json_decref(ret);
+		ret = side_qmp(r, sides[i], "migrate-set-parameters",
+			       json_pack("{s:I}", "multifd-channels",
+					 (json_int_t)r->o.multifd_channels));
+		if (!ret)
+			return infra_fail(r, FAIL_SETUP, "%s: cannot set multifd-channels",
+					  sides[i]->tag);
+		json_decref(ret);
+	}
+	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
+	ret = side_qmp(r, &r->dst, "migrate-incoming", json_pack("{s:s}", "uri", uri));
+	free(uri);
+	if (!ret)
+		return infra_fail(r, FAIL_SETUP, "dst: migrate-incoming failed");
+	json_decref(ret);
+	return EXIT_OK;
+}
+
 /* One migration attempt while it is polled. */
 struct attempt {
 	struct fault *f;
@@ -157,6 +194,11 @@ static int start_attempt(struct run *r, struct attempt *a)
 	json_decref(ret);
 	if (wants_phase && !phase) {
 		rc = lift_limits(r);
+		if (rc)
+			return rc;
+	}
+	if (o->multifd_channels) {
+		rc = set_multifd(r);
 		if (rc)
 			return rc;
 	}

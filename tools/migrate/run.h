@@ -82,6 +82,7 @@ struct opts {
 	unsigned long dirty_ring;	/* --dirty-ring entries, 0: bitmap */
 	bool sweeper;		/* --guest sweeper (sweeper.c) */
 	unsigned long sweeper_hints;	/* --x-sweeper-hints rounds */
+	unsigned long multifd_channels;	/* --multifd channels, 0: off */
 	const char *sweeper_img;
 };
 
