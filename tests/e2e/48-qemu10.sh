@@ -14,7 +14,10 @@
 #      sync, then R is hinted: every one of those writes must arrive;
 #   5. the churn workload (e2e 30) on a 6.1 guest and on a 6.12 guest
 #      (e2e 31's image): verified, 0 lost, hints applied;
-#   6. the churn workload over multifd, 2 and 4 channels: the same.
+#   6. the churn workload over multifd, 2 and 4 channels: the same;
+#   7. migration through a file (file: URI with mapped-ram, --file) and
+#      back, without and with hints: both verified, and with hints the
+#      file takes less disk (a page never sent stays a hole).
 # The same under KVM is e2e 49 (49-qemu10-kvm.sh).
 # The test builds QEMU 10.0 first (lib.sh's use_qemu10).
 set -euo pipefail
@@ -72,3 +75,11 @@ for n in 2 4; do
 	expect $t verified = true && expect $t pages_lost = 0
 	expect $t pages_hinted -gt 0
 done
+
+for m in none pvmig; do
+	migrate q10-file-$m --mode $m --file "${args[@]}"
+	expect q10-file-$m verified = true && expect q10-file-$m pages_lost = 0
+done
+expect q10-file-pvmig file_allocated_bytes -lt "$(field q10-file-none file_allocated_bytes)"
+echo "file: none $(field q10-file-none file_allocated_bytes) bytes on disk," \
+	"pvmig $(field q10-file-pvmig file_allocated_bytes)"

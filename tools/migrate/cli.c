@@ -51,6 +51,11 @@ static void usage(FILE *f)
 "  --multifd N          send RAM over N parallel channels (QEMU's multifd\n"
 "                       capability and multifd-channels, 1-255, on both\n"
 "                       sides before each attempt)\n"
+"  --file               migrate through a file: the source saves to\n"
+"                       WORKDIR/migration.img (file: URI, mapped-ram, so\n"
+"                       each page has its place and unsent pages stay\n"
+"                       holes), then the destination loads it; records\n"
+"                       file_bytes and file_allocated_bytes (QEMU >= 9.0)\n"
 "  --guest linux|sweeper  the Linux test guest (default), or the bare-metal\n"
 "                       guest of guest/sweeper/ (boots where Linux cannot,\n"
 "                       e.g. nested KVM; pvmig mode then uses the device's\n"
@@ -112,7 +117,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		OPT_NO_VERIFY, OPT_KEEP, OPT_QUIET, OPT_HELP, OPT_CORRUPT,
 		OPT_HOPS, OPT_CANCEL, OPT_KILL_DST, OPT_RESET, OPT_STALE,
 		OPT_PVMIG_OPTS, OPT_QEMU_ARG, OPT_ACCEL, OPT_DIRTY_RING, OPT_GUEST,
-		OPT_SWEEPER_HINTS, OPT_MULTIFD,
+		OPT_SWEEPER_HINTS, OPT_MULTIFD, OPT_FILE,
 	};
 	static const struct option lo[] = {
 		{ "qemu", required_argument, NULL, OPT_QEMU },
@@ -148,6 +153,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		{ "guest", required_argument, NULL, OPT_GUEST },
 		{ "x-sweeper-hints", required_argument, NULL, OPT_SWEEPER_HINTS },
 		{ "multifd", required_argument, NULL, OPT_MULTIFD },
+		{ "file", no_argument, NULL, OPT_FILE },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -175,6 +181,7 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_NO_VERIFY: o->verify = false; break;
 		case OPT_KEEP: o->keep = true; break;
 		case OPT_STALE: o->stale_free = true; break;
+		case OPT_FILE: o->to_file = true; break;
 		case OPT_PVMIG_OPTS: o->pvmig_opts = optarg; break;
 		case OPT_QEMU_ARG: argv_add(&o->qemu_args, optarg); break;
 		case OPT_ACCEL:
@@ -269,6 +276,11 @@ int parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "pvmig-migrate: unexpected argument '%s'\n",
 			argv[optind]);
 		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+	if (o->to_file && (o->hops > 1 || o->cancel_after_ms >= 0 ||
+			   o->kill_dst_after_ms >= 0 || o->reset_after_ms >= 0)) {
+		fprintf(stderr, "pvmig-migrate: --file takes no --hops or faults\n");
 		exit(EXIT_USAGE);
 	}
 	if (o->dirty_ring && !o->kvm) {

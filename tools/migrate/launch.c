@@ -145,9 +145,8 @@ static void build_argv(struct run *r, struct side *s, bool incoming,
 	for (int i = 0; i < o->qemu_args.n; i++)
 		argv_add(a, o->qemu_args.v[i]);
 	if (incoming) {
-		/* multifd must be set before the destination listens. */
 		argv_add(a, "-incoming");
-		if (o->multifd_channels)
+		if (incoming_deferred(o))
 			argv_add(a, "defer");
 		else
 			argv_addf(a, "tcp:127.0.0.1:%d", r->port);

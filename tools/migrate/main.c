@@ -131,6 +131,7 @@ static void init_output(struct run *r)
 							 "linux"));
 	json_object_set_new(r->out, "multifd_channels",
 			    json_integer((json_int_t)o->multifd_channels));
+	json_object_set_new(r->out, "to_file", json_boolean(o->to_file));
 	json_object_set_new(r->out, "qemu_binary", resolved(o->qemu));
 	if (o->sweeper) {
 		json_object_set_new(r->out, "guest_image", resolved(o->sweeper_img));

@@ -4,11 +4,13 @@
 
 #include "pvmig_counters.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 /* The one-line progress display on a terminal, redrawn at each poll. */
 struct progress {
@@ -114,40 +116,99 @@ int lift_limits(struct run *r)
 }
 
 /*
- * --multifd N: the capability and the channel count on both sides, then
- * the destination starts to listen (it was started with -incoming defer,
- * since QEMU takes multifd only before incoming starts).  Each attempt
- * may have a fresh destination (a retry, the next hop).
+ * What --multifd and --file ask of one side's migration: the multifd and
+ * mapped-ram capabilities, and the channel count.  Each attempt may have
+ * a fresh destination (a retry, the next hop), so this runs per attempt.
  */
-static int set_multifd(struct run *r)
+static int set_stream_caps(struct run *r, struct side *s)
 {
-	struct side *sides[] = { &r->src, &r->dst };
-	json_t *ret;
-	char *uri;
+	const struct opts *o = &r->o;
+	json_t *caps = json_array(), *ret;
 
-	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		ret = side_qmp(r, sides[i], "migrate-set-capabilities",
-			       json_pack("{s:[{s:s, s:b}]}", "capabilities",
-					 "capability", "multifd", "state", 1));
-		if (!ret)
-			return infra_fail(r, FAIL_SETUP, "%s: cannot enable multifd",
-					  sides[i]->tag);
-		json_decref(ret);
-		ret = side_qmp(r, sides[i], "migrate-set-parameters",
-			       json_pack("{s:I}", "multifd-channels",
-					 (json_int_t)r->o.multifd_channels));
-		if (!ret)
-			return infra_fail(r, FAIL_SETUP, "%s: cannot set multifd-channels",
-					  sides[i]->tag);
-		json_decref(ret);
+	if (o->multifd_channels)
+		json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",
+						      "multifd", "state", 1));
+	if (o->to_file)
+		json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",
+						      "mapped-ram", "state", 1));
+	if (!json_array_size(caps)) {
+		json_decref(caps);
+		return EXIT_OK;
 	}
-	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
+	ret = side_qmp(r, s, "migrate-set-capabilities",
+		       json_pack("{s:o}", "capabilities", caps));
+	if (!ret)
+		return infra_fail(r, FAIL_SETUP, "%s: cannot enable %s%s%s", s->tag,
+				  o->multifd_channels ? "multifd" : "",
+				  o->multifd_channels && o->to_file ? " and " : "",
+				  o->to_file ? "mapped-ram" : "");
+	json_decref(ret);
+	if (!o->multifd_channels)
+		return EXIT_OK;
+	ret = side_qmp(r, s, "migrate-set-parameters",
+		       json_pack("{s:I}", "multifd-channels",
+				 (json_int_t)o->multifd_channels));
+	if (!ret)
+		return infra_fail(r, FAIL_SETUP, "%s: cannot set multifd-channels",
+				  s->tag);
+	json_decref(ret);
+	return EXIT_OK;
+}
+
+/* The migration's URI: loopback TCP, or the file --file goes through. */
+static char *migration_uri(struct run *r)
+{
+	if (r->o.to_file)
+		return xasprintf("file:%s/migration.img", r->workdir);
+	return xasprintf("tcp:127.0.0.1:%d", r->port);
+}
+
+/*
+ * A destination started with -incoming defer: its capabilities, then it
+ * listens (multifd: before the source connects) or loads the file the
+ * source has finished (--file).
+ */
+static int start_incoming(struct run *r)
+{
+	char *uri;
+	json_t *ret;
+	int rc = set_stream_caps(r, &r->dst);
+
+	if (rc)
+		return rc;
+	uri = migration_uri(r);
 	ret = side_qmp(r, &r->dst, "migrate-incoming", json_pack("{s:s}", "uri", uri));
 	free(uri);
 	if (!ret)
 		return infra_fail(r, FAIL_SETUP, "dst: migrate-incoming failed");
 	json_decref(ret);
 	return EXIT_OK;
+}
+
+/*
+ * --file: the file's apparent size and what it takes on disk (mapped-ram
+ * leaves a hole for every page never sent), then the destination loads it.
+ */
+static int load_file(struct run *r)
+{
+	char *path = xasprintf("%s/migration.img", r->workdir);
+	struct stat st;
+	int rc;
+
+	if (stat(path, &st) < 0) {
+		rc = infra_fail(r, FAIL_MIGRATION, "%s: %s", path, strerror(errno));
+		free(path);
+		return rc;
+	}
+	set_int(r->out, "file_bytes", (int64_t)st.st_size);
+	set_int(r->out, "file_allocated_bytes", (int64_t)st.st_blocks * 512);
+	info("migration file %s: %lld bytes, %lld allocated", path,
+	     (long long)st.st_size, (long long)st.st_blocks * 512);
+	rc = start_incoming(r);
+	if (!r->o.keep)
+		remove_file(path);	/* the destination has it open */
+	free(path);
+	return rc;
 }
 
 /* One migration attempt while it is polled. */
@@ -197,12 +258,12 @@ static int start_attempt(struct run *r, struct attempt *a)
 		if (rc)
 			return rc;
 	}
-	if (o->multifd_channels) {
-		rc = set_multifd(r);
-		if (rc)
-			return rc;
-	}
-	uri = xasprintf("tcp:127.0.0.1:%d", r->port);
+	rc = set_stream_caps(r, &r->src);
+	if (!rc && o->multifd_channels && !o->to_file)
+		rc = start_incoming(r);
+	if (rc)
+		return rc;
+	uri = migration_uri(r);
 	ret = side_qmp(r, &r->src, "migrate", json_pack("{s:s}", "uri", uri));
 	free(uri);
 	json_decref(ret);
@@ -353,6 +414,8 @@ int migrate(struct run *r, json_t **final, struct fault *f)
 	while ((rc = poll_attempt(r, &a, final)) == POLL_AGAIN)
 		sleep_ms(POLL_MS);
 	status_end();
+	if (rc == EXIT_OK && r->o.to_file)
+		rc = load_file(r);
 	return rc;
 }
 

@@ -83,6 +83,7 @@ struct opts {
 	bool sweeper;		/* --guest sweeper (sweeper.c) */
 	unsigned long sweeper_hints;	/* --x-sweeper-hints rounds */
 	unsigned long multifd_channels;	/* --multifd channels, 0: off */
+	bool to_file;		/* --file: through a mapped-ram file */
 	const char *sweeper_img;
 };
 
@@ -114,6 +115,15 @@ struct run {
 	int64_t pages_lost;	/* of the last verified hop, -1: unknown */
 	char err[512];
 };
+
+/*
+ * The destination listens only once the run has set what must be set
+ * before (multifd) or reads a file the source has finished (--file).
+ */
+static inline bool incoming_deferred(const struct opts *o)
+{
+	return o->multifd_channels || o->to_file;
+}
 
 /* cli.c: exits with usage on bad input. */
 int parse_opts(int argc, char **argv, struct opts *o);
