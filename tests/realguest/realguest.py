@@ -68,81 +68,80 @@ def read_hello(path, timeout=30):
 
 
 def phase_ports(a, g, res):
-    if True:
-        res["boot_s"] = round(g.wait_boot(), 1)
-        res["boot_ready_s"] = round(g.ready_s, 1)
-        log(f"booted without the pvmig port in {res['boot_s']} s "
-            f"(systemd done at {res['boot_ready_s']} s)")
-        _, kver, _ = g.qga.sh("uname -r")
-        res["guest_kernel"] = kver.strip()
-        _, st, _ = g.qga.sh("dkms status pvmig")
-        if "installed" not in st:
-            raise Fail(f"dkms status: {st.strip()!r}")
-        _, mods, _ = g.qga.sh("cat /proc/modules")
-        if not any(m.split()[0] == "pvmig" for m in mods.splitlines()):
-            raise Fail("pvmig module not loaded after boot")
-        g.qga.sh("test -c /dev/pvmig")
-        log(f"module loaded ({st.strip()})")
+    res["boot_s"] = round(g.wait_boot(), 1)
+    res["boot_ready_s"] = round(g.ready_s, 1)
+    log(f"booted without the pvmig port in {res['boot_s']} s "
+        f"(systemd done at {res['boot_ready_s']} s)")
+    _, kver, _ = g.qga.sh("uname -r")
+    res["guest_kernel"] = kver.strip()
+    _, st, _ = g.qga.sh("dkms status pvmig")
+    if "installed" not in st:
+        raise Fail(f"dkms status: {st.strip()!r}")
+    _, mods, _ = g.qga.sh("cat /proc/modules")
+    if not any(m.split()[0] == "pvmig" for m in mods.splitlines()):
+        raise Fail("pvmig module not loaded after boot")
+    g.qga.sh("test -c /dev/pvmig")
+    log(f"module loaded ({st.strip()})")
 
-        # No port: the unit must not run, and must not be retried.
-        time.sleep(5)
+    # No port: the unit must not run, and must not be retried.
+    time.sleep(5)
+    u = unit(g)
+    if u["ActiveState"] != "inactive" or u["NRestarts"] != "0":
+        raise Fail(f"without the port pvmig-agent is {u}")
+    code, _, _ = g.qga.sh("test -e /dev/virtio-ports/org.pvmig.0", check=False)
+    if code == 0:
+        raise Fail("org.pvmig.0 exists without the port")
+    log(f"no port: pvmig-agent {u['ActiveState']}, NRestarts={u['NRestarts']}")
+
+    # A port whose host end is a socket the test opens and closes.
+    sock = f"{a.workdir}/pvport.sock"
+    g.qmp.cmd("chardev-add", id="pvc", backend={
+        "type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": sock}},
+            "server": True, "wait": False}})
+    g.qmp.cmd("device_add", driver="virtserialport", id="pvport",
+              bus="vser0.0", nr=PVMIG_NR, chardev="pvc", name="org.pvmig.0")
+    u = wait_unit(g, "active")
+    pid = u["MainPID"]
+    log(f"port hot-added: pvmig-agent active (pid {pid})")
+    for i in range(2):
+        hello = read_hello(sock)
+        # Header: magic "PVMG", version, type (PVMIG_MSG_HELLO = 1).
+        if len(hello) < 16 or hello[:4] != b"PVMG" or hello[5] != 1:
+            raise Fail(f"host end connection {i + 1}: no HELLO ({hello[:16]!r})")
+        time.sleep(3)
         u = unit(g)
-        if u["ActiveState"] != "inactive" or u["NRestarts"] != "0":
-            raise Fail(f"without the port pvmig-agent is {u}")
-        code, _, _ = g.qga.sh("test -e /dev/virtio-ports/org.pvmig.0", check=False)
-        if code == 0:
-            raise Fail("org.pvmig.0 exists without the port")
-        log(f"no port: pvmig-agent {u['ActiveState']}, NRestarts={u['NRestarts']}")
+        if u["ActiveState"] != "active" or u["MainPID"] != pid:
+            raise Fail(f"after the host end closed: {u} (was pid {pid})")
+    res["host_end_reconnects"] = 2
+    log("host end closed and reopened twice: HELLO each time, same agent")
 
-        # A port whose host end is a socket the test opens and closes.
-        sock = f"{a.workdir}/pvport.sock"
-        g.qmp.cmd("chardev-add", id="pvc", backend={
-            "type": "socket", "data": {
-                "addr": {"type": "unix", "data": {"path": sock}},
-                "server": True, "wait": False}})
-        g.qmp.cmd("device_add", driver="virtserialport", id="pvport",
-                  bus="vser0.0", nr=PVMIG_NR, chardev="pvc", name="org.pvmig.0")
-        u = wait_unit(g, "active")
-        pid = u["MainPID"]
-        log(f"port hot-added: pvmig-agent active (pid {pid})")
-        for i in range(2):
-            hello = read_hello(sock)
-            # Header: magic "PVMG", version, type (PVMIG_MSG_HELLO = 1).
-            if len(hello) < 16 or hello[:4] != b"PVMG" or hello[5] != 1:
-                raise Fail(f"host end connection {i + 1}: no HELLO ({hello[:16]!r})")
-            time.sleep(3)
-            u = unit(g)
-            if u["ActiveState"] != "active" or u["MainPID"] != pid:
-                raise Fail(f"after the host end closed: {u} (was pid {pid})")
-        res["host_end_reconnects"] = 2
-        log("host end closed and reopened twice: HELLO each time, same agent")
+    g.qmp.cmd("device_del", id="pvport")
+    g.qmp.wait_event("DEVICE_DELETED", 30)
+    u = wait_unit(g, "inactive")
+    if u["Result"] != "success":
+        raise Fail(f"unplug stopped the agent uncleanly: {u}")
+    g.qmp.cmd("chardev-remove", id="pvc")
+    log("port unplugged: pvmig-agent stopped (Result=success)")
 
-        g.qmp.cmd("device_del", id="pvport")
-        g.qmp.wait_event("DEVICE_DELETED", 30)
-        u = wait_unit(g, "inactive")
-        if u["Result"] != "success":
-            raise Fail(f"unplug stopped the agent uncleanly: {u}")
-        g.qmp.cmd("chardev-remove", id="pvc")
-        log("port unplugged: pvmig-agent stopped (Result=success)")
+    g.qmp.cmd("device_add", driver="pvmig", id="pvmig0", bus="vser0.0",
+              nr=PVMIG_NR, name="org.pvmig.0")
+    wait_unit(g, "active")
+    caps = wait_for("HELLO at the pvmig device", 30, lambda: g.qmp.cmd(
+        "qom-get", path="/machine/peripheral/pvmig0", property="guest-caps"))
+    res["guest_caps"] = caps
+    if not caps & 1:  # PVMIG_CAP_MODULE
+        raise Fail(f"HELLO says there is no module (caps {caps})")
+    log(f"pvmig device hot-added: pvmig-agent active, guest-caps={caps}")
 
-        g.qmp.cmd("device_add", driver="pvmig", id="pvmig0", bus="vser0.0",
-                  nr=PVMIG_NR, name="org.pvmig.0")
-        wait_unit(g, "active")
-        caps = wait_for("HELLO at the pvmig device", 30, lambda: g.qmp.cmd(
-            "qom-get", path="/machine/peripheral/pvmig0", property="guest-caps"))
-        res["guest_caps"] = caps
-        if not caps & 1:  # PVMIG_CAP_MODULE
-            raise Fail(f"HELLO says there is no module (caps {caps})")
-        log(f"pvmig device hot-added: pvmig-agent active, guest-caps={caps}")
-
-        g.qga.sh("systemctl stop pvmig-agent.service")
-        u = unit(g)
-        if u["ActiveState"] != "inactive" or u["Result"] != "success" \
-                or u["ExecMainStatus"] != "0":
-            raise Fail(f"systemctl stop: {u}")
-        _, jl, _ = g.qga.sh("journalctl -b -u pvmig-agent.service --no-pager -o cat")
-        res["agent_journal_tail"] = jl.strip().splitlines()[-3:]
-        log(f"systemctl stop: clean (status 0); journal: {res['agent_journal_tail']}")
+    g.qga.sh("systemctl stop pvmig-agent.service")
+    u = unit(g)
+    if u["ActiveState"] != "inactive" or u["Result"] != "success" \
+            or u["ExecMainStatus"] != "0":
+        raise Fail(f"systemctl stop: {u}")
+    _, jl, _ = g.qga.sh("journalctl -b -u pvmig-agent.service --no-pager -o cat")
+    res["agent_journal_tail"] = jl.strip().splitlines()[-3:]
+    log(f"systemctl stop: clean (status 0); journal: {res['agent_journal_tail']}")
 
 
 def phase_migrate(a, src, shm, hint_log, res):
