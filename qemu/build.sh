@@ -239,11 +239,15 @@ mv "$entry/src.tmp" "$entry/src"
 
 log "configuring QEMU $version (x86_64-softmmu only, variant $variant)"
 mkdir -p "$entry/build"
+# Every build here is a test build: the end-to-end tests and the bench
+# compare source and destination RAM, which needs the test-only hint log
+# (--enable-pvmig-hint-log, the series' last patch).  A product build
+# leaves it out; the device then has no hint-log code at all.
 (cd "$entry/build" && ../src/configure \
 	--target-list=x86_64-softmmu \
 	--without-default-features \
 	--enable-tcg --enable-kvm --enable-slirp --enable-fdt=system \
-	--enable-trace-backends=log \
+	--enable-trace-backends=log --enable-pvmig-hint-log \
 	--disable-docs --disable-install-blobs "${python_cfg[@]}" "${variant_cfg[@]}") \
 	>"$entry/configure.log" 2>&1 ||
 	fail_with_log configure "$entry/configure.log"

@@ -3,7 +3,8 @@
 #   user-space C   cppcheck, clang-tidy (checks in .clang-tidy)
 #   pvmig.ko       the kernel's scripts/checkpatch.pl (guest/module/checkpatch.sh)
 #   QEMU device    QEMU's scripts/checkpatch.pl, from the QEMU source
-#                  qemu/build.sh unpacked (run `make qemu` first)
+#                  qemu/build.sh unpacked (run `make qemu` first), on
+#                  hw/pvmig and on both patch series
 # Prints one line per check and exits non-zero if any found something.
 set -uo pipefail
 
@@ -51,7 +52,9 @@ run_qemu_checkpatch() {
 		echo "no QEMU source in $cache/src: run 'make qemu' first"
 		return 1
 	fi
-	"$cp" --no-tree --terse -f qemu/hw/pvmig/*.[ch]
+	"$cp" --no-tree --terse -f qemu/hw/pvmig/*.[ch] || return 1
+	# The patch series, as a QEMU maintainer would check them.
+	"$cp" --no-tree --terse qemu/patches/*.patch qemu/patches/10.0/*.patch
 }
 
 check cppcheck run_cppcheck

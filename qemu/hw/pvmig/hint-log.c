@@ -7,10 +7,12 @@
  * such a page from a lost one, so qemu_guest_free_page_hint() calls this
  * file to record every page it is asked to skip, with a hash of the page's
  * content at that moment (format and hash: proto/pvmig_page_hash.h).
- * virtio-balloon's free-page hinting goes through that function; the pvmig
- * device hints in batches (qemu_guest_free_page_hint_locked()) and logs
- * its pieces itself through pvmig_hint_log_host(), before it takes the
- * bitmap mutex.
+ * virtio-balloon (one range at a time) and the pvmig device (batches) both
+ * hint through qemu_guest_free_page_hints(), which logs its ranges here
+ * before it takes the bitmap mutex.
+ *
+ * Compiled only into test builds (configure --enable-pvmig-hint-log);
+ * hint-log.h has the product build's stubs.
  *
  * It is on only when the environment variable PVMIG_HINT_LOG names a
  * file; otherwise the hook costs one branch.  Lines are buffered and
@@ -24,6 +26,7 @@
 #include "qemu/notify.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
+#include "exec/cpu-common.h"
 #include "exec/target_page.h"
 #include "migration/misc.h"
 #include "hw/pvmig/hint-log.h"
@@ -153,8 +156,8 @@ static void hint_log_batch(const char *name, uint64_t offset,
     fwrite(hint_log_text, 1, p - hint_log_text, hint_log);
 }
 
-void pvmig_hint_log_range(RAMBlock *rb, ram_addr_t offset,
-                          const void *host, size_t len)
+static void hint_log_range(RAMBlock *rb, ram_addr_t offset,
+                           const void *host, size_t len)
 {
     size_t page = qemu_target_page_size();
     const char *name = qemu_ram_get_idstr(rb);
@@ -198,7 +201,7 @@ void pvmig_hint_log_host(const void *host, size_t len)
     }
     rb = qemu_ram_block_from_host((void *)host, false, &offset);
     if (rb) {
-        pvmig_hint_log_range(rb, offset, host, len);
+        hint_log_range(rb, offset, host, len);
     }
 }
 

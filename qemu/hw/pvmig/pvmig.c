@@ -32,9 +32,9 @@
  * The migration thread holds ram_state->bitmap_mutex for long stretches
  * while it sends (up to migration/ram.c's MAX_WAIT at a time), so ranges
  * are not hinted one by one: each slice of input is decoded into host
- * pieces first, then all of them are cleared under one hold of that mutex
- * (qemu_guest_free_page_hint_begin()).  Why, with the stall a per-range
- * lock caused: docs/qemu-hooks.md, "The bitmap hint functions".
+ * pieces first, then all of them are cleared in one call, which takes
+ * that mutex once (qemu_guest_free_page_hints()).  Why, with the stall a
+ * per-range lock caused: docs/qemu-hooks.md, "The bitmap hint functions".
  *
  * The guest is untrusted (docs/threat-model.md): every message is
  * validated by the proto decoder (fixed-size state, ranges ascending
@@ -54,6 +54,7 @@
 #include "qemu/notify.h"
 #include "qemu/thread.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
@@ -112,12 +113,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(PvmigState, PVMIG)
  * item encodes at most 4 ranges, so at most 256 Ki pieces (4 MiB).
  */
 #define PVMIG_FEED_SLICE PVMIG_MAX_MSG
-
-/* A hintable run of guest RAM, in host terms. */
-typedef struct PvmigPiece {
-    void *host;
-    uint64_t len;
-} PvmigPiece;
 
 struct PvmigState {
     VirtIOSerialPort parent_obj;
@@ -563,10 +558,11 @@ static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
         sec_len = int128_get64(c->size) - (gpa - sec_start);
         piece = MIN(sec_len, len);
         if (pvmig_section_hintable(c)) {
-            PvmigPiece p = {
-                .host = (uint8_t *)memory_region_get_ram_ptr(c->mr) +
-                        c->offset_within_region + (gpa - sec_start),
-                .len = piece,
+            /* A hintable run of guest RAM, in host terms. */
+            struct iovec p = {
+                .iov_base = (uint8_t *)memory_region_get_ram_ptr(c->mr) +
+                            c->offset_within_region + (gpa - sec_start),
+                .iov_len = piece,
             };
 
             g_array_append_val(s->pieces, p);
@@ -589,12 +585,10 @@ static void pvmig_apply_range(PvmigState *s, hwaddr gpa, uint64_t len)
  */
 static void pvmig_hint_pieces(PvmigState *s)
 {
-    PvmigPiece *p = (PvmigPiece *)s->pieces->data;
-    guint i, n = s->pieces->len;
-    uint64_t cleared = 0, kept = 0;
-    int64_t t0, t1, t2;
+    FreePageHintStats hinted;
+    int64_t t0, t1;
 
-    if (!n) {
+    if (!s->pieces->len) {
         return;
     }
     if (!pvmig_epoch_may_apply(&s->mig, s->pieces_epoch)) {
@@ -602,30 +596,21 @@ static void pvmig_hint_pieces(PvmigState *s)
         g_array_set_size(s->pieces, 0);
         return;
     }
-    if (pvmig_hint_log_enabled()) {
-        /* Hashing is slow: keep it outside the bitmap mutex. */
-        for (i = 0; i < n; i++) {
-            pvmig_hint_log_host(p[i].host, p[i].len);
-        }
-        s->mig.stats.hint_log_us = (pvmig_hint_log_cost_ns() -
-                                    s->hint_log_ns_at_begin) / SCALE_US;
-    }
     t0 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-    if (qemu_guest_free_page_hint_begin()) {
+    if (qemu_guest_free_page_hints((const struct iovec *)s->pieces->data,
+                                   s->pieces->len, s->mig.unsent_only,
+                                   &hinted)) {
         t1 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-        for (i = 0; i < n; i++) {
-            cleared += qemu_guest_free_page_hint_locked(p[i].host, p[i].len,
-                                                        s->mig.unsent_only,
-                                                        &kept);
-        }
-        qemu_guest_free_page_hint_end();
-        t2 = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-        s->mig.stats.bitmap_wait_us += (t1 - t0) / SCALE_US;
-        trace_pvmig_pieces_hinted(n, cleared, kept, (t1 - t0) / SCALE_US,
-                                  (t2 - t1) / SCALE_US);
+        s->mig.stats.bitmap_wait_us += hinted.mutex_wait_ns / SCALE_US;
+        trace_pvmig_pieces_hinted(s->pieces->len, hinted.cleared, hinted.kept,
+                                  hinted.mutex_wait_ns / SCALE_US,
+                                  (t1 - t0) / SCALE_US);
     }
-    s->mig.stats.pages_cleared += cleared;
-    s->mig.stats.pages_zero_resend += kept;
+    /* A test build's hint log hashed the pages inside that call. */
+    s->mig.stats.hint_log_us = (pvmig_hint_log_cost_ns() -
+                                s->hint_log_ns_at_begin) / SCALE_US;
+    s->mig.stats.pages_cleared += hinted.cleared;
+    s->mig.stats.pages_zero_resend += hinted.kept;
     if (s->pieces_epoch == s->mig.first_epoch) {
         s->mig.stats.hint_latency_us =
             (qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - s->first_request_ns) /
@@ -1039,6 +1024,13 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     if (!pvmig_hint_wait_ms_valid(s->hint_wait_ms, errp)) {
         return;
     }
+#ifndef CONFIG_PVMIG_HINT_LOG
+    if (getenv("PVMIG_HINT_LOG")) {
+        /* A RAM comparison would then count every hinted page as lost. */
+        warn_report("pvmig: PVMIG_HINT_LOG is set, but this QEMU was built "
+                    "without --enable-pvmig-hint-log: no hint log is kept");
+    }
+#endif
     /*
      * An upper bound of the guest RAM span: on x86, RAM above the PCI
      * hole continues at 4 GiB.  Ranges beyond real RAM are still mapped
@@ -1050,7 +1042,7 @@ static void pvmig_realize(DeviceState *dev, Error **errp)
     pvmig_epoch_init(&s->mig, &pvmig_mig_ops, s,
                      ram_pfns * 2 + PVMIG_EPOCH_BYTES_SLACK);
 
-    s->pieces = g_array_new(false, false, sizeof(PvmigPiece));
+    s->pieces = g_array_new(false, false, sizeof(struct iovec));
     qemu_mutex_init(&s->lock);
     qemu_mutex_init(&s->wait_lock);
     qemu_cond_init(&s->first_epoch_cond);
