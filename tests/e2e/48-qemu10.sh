@@ -17,7 +17,9 @@
 #   6. the churn workload over multifd, 2 and 4 channels: the same;
 #   7. migration through a file (file: URI with mapped-ram, --file) and
 #      back, without and with hints: both verified, and with hints the
-#      file takes less disk (a page never sent stays a hole).
+#      file takes less disk (a page never sent stays a hole);
+#   8. pvmig.ko's in-guest tests (e2e 05 and 06: coverage, lock holds,
+#      page poisoning, init_on_free) in 6.1 and 6.12 guests on 10.0.
 # The same under KVM is e2e 49 (49-qemu10-kvm.sh).
 # The test builds QEMU 10.0 first (lib.sh's use_qemu10).
 set -euo pipefail
@@ -83,3 +85,8 @@ done
 expect q10-file-pvmig file_allocated_bytes -lt "$(field q10-file-none file_allocated_bytes)"
 echo "file: none $(field q10-file-none file_allocated_bytes) bytes on disk," \
 	"pvmig $(field q10-file-pvmig file_allocated_bytes)"
+
+for k in 6.1 6.12; do
+	echo "== pvmig.ko's in-guest tests, guest $k, on QEMU 10.0"
+	GUEST_KERNEL=$k "$top/guest/module/tests/run.sh" --rounds 50
+done
