@@ -9,6 +9,8 @@
 # DIRTY_RING=N pass --accel and --dirty-ring to every run (a Linux guest
 # needs a KVM it can boot under: not this project's nested one).
 # For KVM with the bare-metal guest see tools/bench/kvm.sh.
+# DRIVER_ARGS: more pvmig-migrate options for every run, split at spaces,
+# e.g. DRIVER_ARGS="--multifd 4" or "--file" (QEMU 10.0).
 #   results: bench/results/latest.json, bench/results/*.png, a table
 #   (bench/results/latest.txt, and latest.md for the README).
 set -euo pipefail
@@ -24,6 +26,7 @@ case ${PRODUCTION:-1} in
 esac
 accel=(--accel "${ACCEL:-tcg}")
 [ -n "${DIRTY_RING:-}" ] && accel+=(--dirty-ring "$DIRTY_RING")
+read -r -a driver_args <<<"${DRIVER_ARGS:-}"
 scenarios=${SCENARIOS:-"idle freed-dirty fragmented active"}
 if [ -n "$quick" ]; then
 	sizes=${SIZES:-"1024"}
@@ -65,6 +68,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 				verify=()
 				[ "$variant" = production ] && verify=(--no-verify)
 				"$top/build/tools/pvmig-migrate" --quiet --mode "$mode" "${accel[@]}" \
+					${driver_args[@]+"${driver_args[@]}"} \
 					--mem "$mb" --scenario "$scenario" "${verify[@]}" \
 					--append "$(workload "$scenario" "$mb")" \
 					--bandwidth "${BANDWIDTH:-4096}" --downtime "${DOWNTIME:-300}" \
@@ -76,7 +80,7 @@ for ((rep = 1; rep <= reps; rep++)); do
 done
 
 echo
-echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes' PRODUCTION=${PRODUCTION:-1} START_DELAY=${START_DELAY:-2} ${accel[*]})"
+echo "command: make bench${quick:+ QUICK=1} (REPS=$reps SIZES='$sizes' MODES='$modes' PRODUCTION=${PRODUCTION:-1} START_DELAY=${START_DELAY:-2} ${accel[*]}${DRIVER_ARGS:+ DRIVER_ARGS='$DRIVER_ARGS'})"
 PYTHONPATH="$top/tools${PYTHONPATH:+:$PYTHONPATH}" python3 -m pvmigtools report "$json" |
 	tee "$results/latest.txt" || true
 "$top/tools/bench/markdown.sh" "$json" >"$results/latest.md"
